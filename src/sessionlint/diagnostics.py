@@ -1,0 +1,92 @@
+"""Plain data returned by the API: findings, fixes and their safety."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+__all__ = ["Applicability", "Diagnostic", "Fix", "Severity"]
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Applicability(str, enum.Enum):
+    """How much a fix can be trusted (ruff's model)."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    DISPLAY_ONLY = "display-only"
+
+
+#: A fix's edit: given the current module, return the rewritten module.
+#: Edits are built by rules from the nodes they saw; the engine applies them.
+ModuleEdit = Callable[[cst.Module], cst.Module]
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A fix offered for a finding.
+
+    ``applicability`` says when it is applied; ``message`` says what it does. ``edit`` is
+    ``None`` for display-only suggestions; otherwise it rewrites the module. ``replacements``
+    (old node -> new node) lets the engine merge non-overlapping fixes into one pass.
+    """
+
+    applicability: Applicability
+    message: str
+    replacements: tuple[tuple[cst.CSTNode, cst.CSTNode | cst.RemovalSentinel], ...] = ()
+    imports: tuple[tuple[str, str | None], ...] = ()
+    """Imports the fix needs, as (module, name) pairs (name ``None`` for ``import module``)."""
+
+    @property
+    def is_applicable(self) -> bool:
+        return self.applicability is not Applicability.DISPLAY_ONLY and bool(self.replacements)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"applicability": self.applicability.value, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding: where, which rule, what is wrong, and the fix offered (if any).
+
+    Lines and columns are 1-based, like every editor and the JSON output.
+    """
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    url: str | None = None
+    fix: Fix | None = field(default=None, compare=False)
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.code)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity.value,
+            "message": self.message,
+            "url": self.url,
+            "fix": self.fix.to_dict() if self.fix is not None else None,
+        }
