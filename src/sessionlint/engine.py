@@ -1,0 +1,153 @@
+"""Parse once, index once, run the selected rules, turn reports into diagnostics.
+
+Positions are the one expensive LibCST metadata we use, and only for files that have
+findings: a rule reports a node, and the engine resolves ``PositionProvider`` for that file
+once, after all rules ran. The tree is wrapped without a copy so the reported nodes are the
+ones the positions are keyed by.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from sessionlint.context import FileContext
+from sessionlint.diagnostics import Diagnostic
+from sessionlint.model.project import ParseFailure, SourceFile
+from sessionlint.model.semantic import Model
+from sessionlint.rule import Report, Rule
+from sessionlint.versions import TargetVersions
+
+__all__ = ["InternalError", "check_file", "parse_failure_diagnostic"]
+
+PARSE_ERROR_CODE = "SL001"
+
+_NOQA = re.compile(
+    r"#\s*(?:noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?"
+    r"|sessionlint:\s*ignore\[(?P<ignored>[^\]]*)\])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class InternalError:
+    """A rule crashed on a file: reported for that file, and the run goes on."""
+
+    path: str
+    code: str
+    name: str
+    error: str
+    detail: str = field(default="", compare=False)
+
+    def describe(self) -> str:
+        return f"{self.path}: internal error in {self.code} ({self.name}): {self.error}"
+
+
+def parse_failure_diagnostic(path: str, failure: ParseFailure) -> Diagnostic:
+    from sessionlint.registry import RULES_BY_CODE
+
+    rule = RULES_BY_CODE[PARSE_ERROR_CODE]
+    return Diagnostic(
+        path=path,
+        line=failure.line,
+        column=failure.column,
+        end_line=failure.line,
+        end_column=failure.column,
+        code=rule.code,
+        name=rule.name,
+        severity=rule.severity,
+        message=failure.reason,
+        url=rule.url(),
+    )
+
+
+def check_file(
+    file: SourceFile,
+    model: Model,
+    versions: TargetVersions,
+    rules: Sequence[type[Rule]],
+) -> tuple[list[Diagnostic], list[InternalError]]:
+    """Run ``rules`` on one parsed file. Never raises for anything in the user's code."""
+    ctx = FileContext(file, model, versions)
+    reports: list[tuple[type[Rule], Report]] = []
+    errors: list[InternalError] = []
+    for rule in rules:
+        try:
+            reports.extend((rule, report) for report in rule().check(ctx))
+        except Exception as exc:  # one rule's bug must not stop the run
+            errors.append(
+                InternalError(
+                    file.display_path,
+                    rule.code,
+                    rule.name,
+                    f"{type(exc).__name__}: {exc}",
+                    traceback.format_exc(),
+                )
+            )
+    if not reports:
+        return [], errors
+    positions = MetadataWrapper(file.module, unsafe_skip_copy=True).resolve(PositionProvider)
+    seen: set[tuple[int, str]] = set()
+    diagnostics: list[Diagnostic] = []
+    for rule, report in reports:
+        where: CodeRange | None = positions.get(report.node)
+        if where is None:
+            continue
+        line = where.start.line
+        if (line, rule.code) in seen:
+            continue  # one finding per (file, line, code)
+        seen.add((line, rule.code))
+        if _suppressed(file, rule.code, (line, _statement_line(file, report.node, positions))):
+            continue
+        diagnostics.append(
+            Diagnostic(
+                path=file.display_path,
+                line=line,
+                column=where.start.column + 1,
+                end_line=where.end.line,
+                end_column=where.end.column + 1,
+                code=rule.code,
+                name=rule.name,
+                severity=report.severity or rule.severity,
+                message=report.message,
+                url=rule.url(),
+                fix=report.fix,
+            )
+        )
+    diagnostics.sort(key=lambda d: d.sort_key)
+    return diagnostics, errors
+
+
+def _statement_line(
+    file: SourceFile, node: cst.CSTNode, positions: object
+) -> int | None:
+    """The first line of the statement holding ``node`` (``noqa`` may sit there)."""
+    for anc in file.index.ancestors(node):
+        if isinstance(anc, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+            where = positions.get(anc)  # type: ignore[attr-defined]
+            return where.start.line if where is not None else None
+    return None
+
+
+def _suppressed(file: SourceFile, code: str, lines: tuple[int, int | None]) -> bool:
+    for line in lines:
+        if line is None or not 0 < line <= len(file.lines):
+            continue
+        text = file.lines[line - 1]
+        if "#" not in text:
+            continue
+        for match in _NOQA.finditer(text):
+            listed = match.group("codes") or match.group("ignored")
+            if listed is None:
+                if match.group(0).lower().lstrip("#").strip().startswith("noqa"):
+                    return True  # bare ``# noqa``
+                continue
+            codes = {c.strip().upper() for c in re.split(r"[\s,]+", listed) if c.strip()}
+            if code in codes:
+                return True
+    return False

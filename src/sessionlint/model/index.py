@@ -1,0 +1,306 @@
+"""One traversal per file: parents, pre-order positions, nodes by type, scopes and bindings.
+
+This replaces LibCST's ScopeProvider / QualifiedNameProvider / ParentNodeProvider, which cost
+about nine times a bare parse on a real project. The index records only what the semantic model
+needs: where each name is bound (parameters, assignments, ``with ... as``, imports, ``def``,
+``class``, PEP 695 ``type``), with the value or annotation it was bound to. Name lookup follows
+Python's LEGB rule (class bodies are not visible from nested functions). Comprehension targets
+are bound in the enclosing scope, a harmless approximation for this linter's questions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+import libcst as cst
+
+ScopeKind = Literal["module", "class", "function", "lambda"]
+FunctionNode = cst.FunctionDef | cst.Lambda
+N = TypeVar("N", bound=cst.CSTNode)
+
+
+@dataclass(eq=False)
+class Binding:
+    """One place where ``name`` is bound.
+
+    ``node`` is the binding construct: a ``Param``, ``Assign``, ``AnnAssign``, ``WithItem``,
+    ``For``, ``ImportAlias``, ``FunctionDef``, ``ClassDef``, ``NamedExpr``, ``TypeAlias``,
+    ``ExceptHandler`` or ``CompFor``. ``imported`` holds the dotted name an import binds
+    (relative imports keep their leading dots).
+    """
+
+    name: str
+    node: cst.CSTNode
+    scope: Scope
+    value: cst.BaseExpression | None = None
+    annotation: cst.BaseExpression | None = None
+    imported: str | None = None
+
+
+@dataclass(eq=False)
+class Scope:
+    kind: ScopeKind
+    node: cst.CSTNode
+    parent: Scope | None
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+
+    def add(self, binding: Binding) -> None:
+        self.bindings.setdefault(binding.name, []).append(binding)
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
+
+
+class ModuleIndex:
+    """Everything rules and the model need to know about one parsed module's shape."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.order: dict[cst.CSTNode, int] = {}
+        self.by_type: defaultdict[type[cst.CSTNode], list[cst.CSTNode]] = defaultdict(list)
+        self.scopes: dict[cst.CSTNode, Scope] = {}
+        self.module_scope = Scope("module", module, None)
+        self.scopes[module] = self.module_scope
+        self._own: dict[type[cst.CSTNode], dict[cst.CSTNode | None, list[cst.CSTNode]]] = {}
+        module.visit(_Indexer(self))
+
+    # -- node queries -------------------------------------------------------------------
+    def nodes(self, kind: type[N]) -> list[N]:
+        """All nodes of exactly this type, in source order."""
+        return self.by_type.get(kind, [])  # type: ignore[return-value]
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        return self.parents.get(node)
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        parent = self.parents.get(node)
+        while parent is not None:
+            yield parent
+            parent = self.parents.get(parent)
+
+    def is_inside(self, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
+        return any(a is ancestor for a in self.ancestors(node))
+
+    def before(self, a: cst.CSTNode, b: cst.CSTNode) -> bool:
+        """``a`` starts before ``b`` in the source."""
+        return self.order[a] < self.order[b]
+
+    def end_order(self, node: cst.CSTNode) -> int:
+        """The pre-order index just past ``node``'s last descendant."""
+        cur: cst.CSTNode | None = node
+        while cur is not None:
+            parent = self.parents.get(cur)
+            if parent is None:
+                return len(self.order)
+            siblings = parent.children
+            i = next(k for k, c in enumerate(siblings) if c is cur)
+            if i + 1 < len(siblings):
+                return self.order[siblings[i + 1]]
+            cur = parent
+        return len(self.order)
+
+    # -- scopes -------------------------------------------------------------------------
+    def scope_of(self, node: cst.CSTNode) -> Scope:
+        """The scope in which names used at ``node`` are looked up."""
+        prev = node
+        for anc in self.ancestors(node):
+            if isinstance(anc, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+                inner = anc.body is prev or (
+                    isinstance(anc, cst.Lambda) and anc.params is prev
+                )
+                if inner:
+                    return self.scopes[anc]
+            elif isinstance(anc, cst.Module):
+                return self.module_scope
+            prev = anc
+        return self.module_scope
+
+    def enclosing_function(self, node: cst.CSTNode) -> FunctionNode | None:
+        """The nearest function (``def`` or ``lambda``) whose body contains ``node``."""
+        scope: Scope | None = self.scope_of(node)
+        while scope is not None and scope.kind == "class":
+            scope = scope.parent
+        if scope is None or scope.kind == "module":
+            return None
+        assert isinstance(scope.node, cst.FunctionDef | cst.Lambda)
+        return scope.node
+
+    def lookup(self, name: str, at: cst.CSTNode | Scope) -> list[Binding]:
+        """Bindings of ``name`` visible at ``at`` (LEGB; class bodies skipped from inside)."""
+        scope: Scope | None = at if isinstance(at, Scope) else self.scope_of(at)
+        first = True
+        while scope is not None:
+            if first or scope.kind != "class":
+                found = scope.bindings.get(name)
+                if found:
+                    return found
+            first = False
+            scope = scope.parent
+        return []
+
+    def own_nodes(self, function: FunctionNode | None, kind: type[N]) -> list[N]:
+        """Nodes of ``kind`` whose nearest enclosing function is ``function``."""
+        grouped = self._own.get(kind)
+        if grouped is None:
+            grouped = defaultdict(list)
+            for node in self.nodes(kind):
+                grouped[self.enclosing_function(node)].append(node)
+            self._own[kind] = grouped
+        return grouped.get(function, [])  # type: ignore[return-value]
+
+
+class _Indexer(cst.CSTVisitor):
+    def __init__(self, index: ModuleIndex) -> None:
+        self.ix = index
+        self.stack: list[cst.CSTNode] = []
+        self.scope = index.module_scope
+        self.counter = 0
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        ix = self.ix
+        if self.stack:
+            ix.parents[node] = self.stack[-1]
+        self.stack.append(node)
+        ix.order[node] = self.counter
+        self.counter += 1
+        kind = type(node)
+        ix.by_type[kind].append(node)
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.stack.pop()
+        if original_node is self.scope.node and self.scope.parent is not None:
+            self.scope = self.scope.parent
+
+    # -- binding helpers ----------------------------------------------------------------
+    def bind_target(
+        self,
+        target: cst.BaseExpression,
+        node: cst.CSTNode,
+        value: cst.BaseExpression | None,
+        annotation: cst.BaseExpression | None = None,
+    ) -> None:
+        if isinstance(target, cst.Name):
+            self.scope.add(Binding(target.value, node, self.scope, value, annotation))
+        elif isinstance(target, cst.Tuple | cst.List):
+            for element in target.elements:
+                self.bind_target(element.value, node, None)
+        elif isinstance(target, cst.StarredElement):
+            self.bind_target(target.value, node, None)
+
+    def push(self, kind: ScopeKind, node: cst.CSTNode) -> Scope:
+        scope = Scope(kind, node, self.scope)
+        self.ix.scopes[node] = scope
+        self.scope = scope
+        return scope
+
+    def visit_function(self, node: cst.FunctionDef) -> None:
+        self.scope.add(Binding(node.name.value, node, self.scope))
+        scope = self.push("function", node)
+        self.bind_params(node.params, scope)
+
+    def bind_params(self, params: cst.Parameters, scope: Scope) -> None:
+        every = [*params.posonly_params, *params.params, *params.kwonly_params]
+        for extra in (params.star_arg, params.star_kwarg):
+            if isinstance(extra, cst.Param):
+                every.append(extra)
+        for param in every:
+            annotation = param.annotation.annotation if param.annotation else None
+            scope.add(Binding(param.name.value, param, scope, param.default, annotation))
+
+    def visit_lambda(self, node: cst.Lambda) -> None:
+        scope = self.push("lambda", node)
+        self.bind_params(node.params, scope)
+
+    def visit_class(self, node: cst.ClassDef) -> None:
+        self.scope.add(Binding(node.name.value, node, self.scope))
+        self.push("class", node)
+
+    def visit_assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self.bind_target(target.target, node, node.value)
+
+    def visit_ann_assign(self, node: cst.AnnAssign) -> None:
+        self.bind_target(node.target, node, node.value, node.annotation.annotation)
+
+    def visit_with(self, node: cst.With) -> None:
+        for item in node.items:
+            if item.asname is not None:
+                self.bind_target(item.asname.name, item, item.item)
+
+    def visit_for(self, node: cst.For) -> None:
+        self.bind_target(node.target, node, None)
+
+    def visit_comp_for(self, node: cst.CompFor) -> None:
+        self.bind_target(node.target, node, None)
+
+    def visit_named_expr(self, node: cst.NamedExpr) -> None:
+        self.bind_target(node.target, node, node.value)
+
+    def visit_except(self, node: cst.ExceptHandler | cst.ExceptStarHandler) -> None:
+        if node.name is not None:
+            self.bind_target(node.name.name, node, None)
+
+    def visit_type_alias(self, node: cst.TypeAlias) -> None:
+        self.scope.add(Binding(node.name.value, node, self.scope, node.value))
+
+    def visit_import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            dotted = _dotted(alias.name)
+            if dotted is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.scope.add(Binding(alias.asname.name.value, alias, self.scope, imported=dotted))
+            else:
+                top = dotted.split(".", 1)[0]
+                self.scope.add(Binding(top, alias, self.scope, imported=top))
+
+    def visit_import_from(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        base = "." * len(node.relative)
+        if node.module is not None:
+            dotted = _dotted(node.module)
+            if dotted is None:
+                return
+            base += dotted
+        for alias in node.names:
+            if not isinstance(alias.name, cst.Name):
+                continue
+            name = alias.name.value
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            sep = "" if base.endswith(".") or not base else "."
+            self.scope.add(Binding(local, alias, self.scope, imported=f"{base}{sep}{name}"))
+
+
+_HANDLERS = {
+    cst.FunctionDef: _Indexer.visit_function,
+    cst.Lambda: _Indexer.visit_lambda,
+    cst.ClassDef: _Indexer.visit_class,
+    cst.Assign: _Indexer.visit_assign,
+    cst.AnnAssign: _Indexer.visit_ann_assign,
+    cst.With: _Indexer.visit_with,
+    cst.For: _Indexer.visit_for,
+    cst.CompFor: _Indexer.visit_comp_for,
+    cst.NamedExpr: _Indexer.visit_named_expr,
+    cst.ExceptHandler: _Indexer.visit_except,
+    cst.ExceptStarHandler: _Indexer.visit_except,
+    cst.TypeAlias: _Indexer.visit_type_alias,
+    cst.Import: _Indexer.visit_import,
+    cst.ImportFrom: _Indexer.visit_import_from,
+}

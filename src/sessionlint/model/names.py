@@ -1,0 +1,141 @@
+"""Qualified names of the SQLAlchemy, SQLModel, FastAPI and stdlib APIs sessionlint knows.
+
+Identity is by qualified name, never by spelling: ``from sqlalchemy.orm import Session as S``
+and ``import sqlalchemy.orm as orm; orm.Session`` both resolve to ``sqlalchemy.orm.Session``.
+Public re-export paths and the defining modules are both listed.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Kind(enum.Enum):
+    """Which kind of session an expression holds."""
+
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+SESSION_CLASSES: dict[str, Kind] = {
+    "sqlalchemy.orm.Session": Kind.SYNC,
+    "sqlalchemy.orm.session.Session": Kind.SYNC,
+    "sqlmodel.Session": Kind.SYNC,
+    "sqlmodel.orm.session.Session": Kind.SYNC,
+    "sqlalchemy.ext.asyncio.AsyncSession": Kind.ASYNC,
+    "sqlalchemy.ext.asyncio.session.AsyncSession": Kind.ASYNC,
+    "sqlmodel.ext.asyncio.session.AsyncSession": Kind.ASYNC,
+}
+
+#: Calling one of these builds a session *factory* (calling the factory gives a session).
+SESSIONMAKERS: dict[str, Kind] = {
+    "sqlalchemy.orm.sessionmaker": Kind.SYNC,
+    "sqlalchemy.orm.session.sessionmaker": Kind.SYNC,
+    "sqlalchemy.ext.asyncio.async_sessionmaker": Kind.ASYNC,
+    "sqlalchemy.ext.asyncio.session.async_sessionmaker": Kind.ASYNC,
+}
+
+#: Calling one of these builds a scoped *registry* (calling the registry gives a session).
+SCOPED_SESSIONS: dict[str, Kind] = {
+    "sqlalchemy.orm.scoped_session": Kind.SYNC,
+    "sqlalchemy.orm.scoping.scoped_session": Kind.SYNC,
+    "sqlalchemy.ext.asyncio.async_scoped_session": Kind.ASYNC,
+    "sqlalchemy.ext.asyncio.scoping.async_scoped_session": Kind.ASYNC,
+}
+
+CREATE_ENGINE = frozenset(
+    {
+        "sqlalchemy.create_engine",
+        "sqlalchemy.engine.create_engine",
+        "sqlalchemy.engine.create.create_engine",
+        "sqlmodel.create_engine",
+    }
+)
+CREATE_ASYNC_ENGINE = frozenset(
+    {"sqlalchemy.ext.asyncio.create_async_engine", "sqlalchemy.ext.asyncio.engine.create_async_engine"}
+)
+
+TEXT = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text", "sqlmodel.text"})
+
+#: DML statement constructors: ``execute(insert(...))`` is a write.
+DML_CONSTRUCTORS = frozenset(
+    {
+        f"{mod}.{fn}"
+        for mod in ("sqlalchemy", "sqlalchemy.sql", "sqlalchemy.sql.expression", "sqlmodel")
+        for fn in ("insert", "update", "delete")
+    }
+    | {"sqlalchemy.dialects.postgresql.insert", "sqlalchemy.dialects.sqlite.insert",
+       "sqlalchemy.dialects.mysql.insert"}
+)
+
+FASTAPI_APPS = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI"})
+FASTAPI_ROUTERS = frozenset({"fastapi.APIRouter", "fastapi.routing.APIRouter"})
+DEPENDS = frozenset(
+    {"fastapi.Depends", "fastapi.Security", "fastapi.params.Depends", "fastapi.params.Security",
+     "fastapi.param_functions.Depends", "fastapi.param_functions.Security"}
+)
+ROUTE_METHODS = frozenset(
+    {"get", "post", "put", "patch", "delete", "options", "head", "trace", "api_route", "websocket"}
+)
+ADD_ROUTE_METHODS = frozenset({"add_api_route", "add_api_websocket_route"})
+
+ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
+OPTIONAL = frozenset({"typing.Optional", "typing_extensions.Optional"})
+UNION = frozenset({"typing.Union", "typing_extensions.Union"})
+TYPE_ALIAS = frozenset({"typing.TypeAlias", "typing_extensions.TypeAlias"})
+GENERATOR_TYPES = frozenset(
+    {
+        f"{mod}.{name}"
+        for mod in ("typing", "typing_extensions", "collections.abc")
+        for name in ("Generator", "Iterator", "Iterable", "AsyncGenerator", "AsyncIterator",
+                     "AsyncIterable")
+    }
+)
+
+CONTEXTMANAGERS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
+CLOSING = frozenset({"contextlib.closing", "contextlib.aclosing"})
+EXIT_STACKS = frozenset({"contextlib.ExitStack", "contextlib.AsyncExitStack"})
+PYTEST_FIXTURES = frozenset(
+    {"pytest.fixture", "pytest_asyncio.fixture", "pytest.yield_fixture"}
+)
+CACHES = frozenset({"functools.lru_cache", "functools.cache"})
+
+#: Callables that run a sync function in a worker thread: code handed to them may block.
+THREAD_OFFLOADERS = frozenset(
+    {
+        "starlette.concurrency.run_in_threadpool",
+        "fastapi.concurrency.run_in_threadpool",
+        "asyncio.to_thread",
+        "anyio.to_thread.run_sync",
+        "asyncer.asyncify",
+    }
+)
+PARTIAL = frozenset({"functools.partial"})
+
+#: Methods of a sync session that do I/O (block the event loop when called from async code).
+SYNC_IO_METHODS = frozenset(
+    {
+        "execute", "exec", "scalars", "scalar", "get", "get_one", "query", "commit", "flush",
+        "refresh", "rollback", "close", "delete", "merge", "connection", "begin_nested",
+        "bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings",
+    }
+)
+
+#: Coroutine methods of an async session (must be awaited).
+ASYNC_COROUTINE_METHODS = frozenset(
+    {
+        "execute", "scalars", "scalar", "get", "get_one", "stream", "stream_scalars", "commit",
+        "flush", "refresh", "rollback", "close", "delete", "merge", "run_sync", "connection",
+        "invalidate", "exec",
+    }
+)
+#: Plain (non-coroutine) methods of an async session: ``await`` on them is a bug.
+ASYNC_SYNC_METHODS = frozenset({"add", "add_all", "expunge", "expunge_all", "expire", "expire_all",
+                                "in_transaction"})
+
+#: Session methods that write (SL201).
+WRITE_METHODS = frozenset(
+    {"add", "add_all", "delete", "merge", "bulk_save_objects", "bulk_insert_mappings",
+     "bulk_update_mappings"}
+)
+EXECUTE_METHODS = frozenset({"execute", "exec"})

@@ -1,0 +1,246 @@
+"""Source files and the project they belong to.
+
+A :class:`Project` owns the parsed files of one run, keyed by path, and resolves imports between
+the project's modules by looking at the file system (``from app.deps import get_db`` finds
+``app/deps.py`` above the importing file, up to the project root, or under ``src/``). Files that
+are not linted themselves are read lazily, only when a rule needs a fact from them, and each file
+is parsed and indexed at most once per run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tokenize
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import libcst as cst
+
+from sessionlint.model.index import ModuleIndex
+
+__all__ = ["ParseFailure", "Project", "SourceFile", "decode_source", "parse_source"]
+
+_SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", ".venv", "venv", "site-packages", "node_modules", "build", "dist",
+     "__pycache__", ".tox", ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".eggs"}
+)
+#: A project file is worth reading for the project-wide scan only if it mentions one of these.
+_SCAN_WORDS = re.compile(r"Depends|Security|add_api_route|add_api_websocket_route")
+
+
+@dataclass(frozen=True)
+class ParseFailure:
+    """Why a file could not be read: 1-based line and column, and the reason."""
+
+    line: int
+    column: int
+    reason: str
+
+
+class SourceFile:
+    """One parsed module: its text, its LibCST tree and (lazily) its index."""
+
+    def __init__(
+        self,
+        module: cst.Module,
+        text: str,
+        *,
+        path: Path | None,
+        display_path: str,
+        encoding: str = "utf-8",
+        bom: bool = False,
+    ) -> None:
+        self.module = module
+        self.text = text
+        self.path = path
+        self.display_path = display_path
+        self.encoding = encoding
+        self.bom = bom
+
+    @cached_property
+    def index(self) -> ModuleIndex:
+        return ModuleIndex(self.module)
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else Path(self.display_path).name
+
+    def __repr__(self) -> str:
+        return f"SourceFile({self.display_path!r})"
+
+
+def decode_source(data: bytes) -> tuple[str, str, bool]:
+    """Decode ``data`` honouring a BOM and a PEP 263 coding cookie.
+
+    Returns the text (BOM removed), the encoding name and whether a UTF-8 BOM was present.
+    Raises ``SyntaxError`` (bad cookie) or ``UnicodeDecodeError`` / ``LookupError``.
+    """
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    bom = encoding == "utf-8-sig"
+    text = data.decode(encoding)
+    if bom and text.startswith("\ufeff"):
+        text = text[1:]
+    return text, ("utf-8" if bom else encoding), bom
+
+
+def parse_source(
+    source: str | bytes, *, path: Path | None, display_path: str
+) -> SourceFile | ParseFailure:
+    """Decode and parse; any failure (decoding, syntax, parser bug) becomes a ParseFailure."""
+    encoding, bom = "utf-8", False
+    if isinstance(source, bytes):
+        try:
+            text, encoding, bom = decode_source(source)
+        except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
+            return ParseFailure(1, 1, f"cannot decode file: {_one_line(str(exc))}")
+    else:
+        text = source
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        reason = _one_line(exc.message) or "invalid syntax"
+        return ParseFailure(max(exc.raw_line, 1), exc.raw_column + 1, f"syntax error: {reason}")
+    except Exception as exc:  # LibCST raises other errors on some inputs (t-strings, ...)
+        return ParseFailure(1, 1, f"cannot parse file: {type(exc).__name__}: {_one_line(str(exc))}")
+    return SourceFile(module, text, path=path, display_path=display_path, encoding=encoding, bom=bom)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def iter_python_files(root: Path) -> Iterator[Path]:
+    """Every ``.py`` file under ``root``, skipping virtualenvs, caches and VCS folders."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
+        )
+        for filename in sorted(filenames):
+            if filename.endswith(".py"):
+                yield Path(dirpath, filename)
+
+
+class Project:
+    """The files of one run and the project root they resolve imports against."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root.resolve() if root is not None else None
+        self._files: dict[Path, SourceFile | None] = {}
+        self._scan: list[SourceFile] | None = None
+
+    def add(self, source: SourceFile) -> None:
+        """Register a file parsed by the caller (a file without a path is kept too)."""
+        key = source.path.resolve() if source.path is not None else Path(f"<{id(source)}>")
+        self._files[key] = source
+
+    def load(self, path: Path) -> SourceFile | None:
+        """The parsed file at ``path`` (read once), or None when it cannot be read or parsed."""
+        key = path.resolve()
+        if key in self._files:
+            return self._files[key]
+        source: SourceFile | None = None
+        try:
+            data = key.read_bytes()
+        except OSError:
+            data = None
+        if data is not None:
+            parsed = parse_source(data, path=key, display_path=str(path))
+            source = parsed if isinstance(parsed, SourceFile) else None
+        self._files[key] = source
+        return source
+
+    def files(self) -> list[SourceFile]:
+        """The files read so far."""
+        return [f for f in self._files.values() if f is not None]
+
+    # -- modules --------------------------------------------------------------------------
+    def _module_file(self, base: Path, parts: list[str]) -> Path | None:
+        target = base.joinpath(*parts)
+        candidate = target.with_name(target.name + ".py")
+        if candidate.is_file():
+            return candidate
+        init = target / "__init__.py"
+        if init.is_file():
+            return init
+        return None
+
+    def _search_bases(self, importer: SourceFile) -> Iterator[Path]:
+        if importer.path is None:
+            return
+        directory = importer.path.resolve().parent
+        seen: set[Path] = set()
+        while True:
+            if directory not in seen:
+                seen.add(directory)
+                yield directory
+            if self.root is None or directory == self.root or directory == directory.parent:
+                break
+            if not directory.is_relative_to(self.root):
+                break
+            directory = directory.parent
+        if self.root is not None:
+            for base in (self.root / "src", self.root):
+                if base not in seen and base.is_dir():
+                    seen.add(base)
+                    yield base
+
+    def find_module(self, dotted: str, importer: SourceFile) -> tuple[SourceFile, list[str]] | None:
+        """Find the project module that ``dotted`` (maybe relative) names from ``importer``.
+
+        Returns the module's file and the attribute names left over (``app.deps.get_db`` ->
+        (``app/deps.py``, ``["get_db"]``)), or None when no project file matches.
+        """
+        if importer.path is None:
+            return None
+        level = len(dotted) - len(dotted.lstrip("."))
+        parts = [p for p in dotted[level:].split(".") if p]
+        if level:
+            base = importer.path.resolve().parent
+            for _ in range(level - 1):
+                base = base.parent
+            bases: Iterator[Path] = iter([base])
+        else:
+            bases = self._search_bases(importer)
+        for base in bases:
+            for k in range(len(parts), 0 if level else 1 - 1, -1):
+                if k == 0:
+                    found = base / "__init__.py"
+                    found_path: Path | None = found if found.is_file() else None
+                else:
+                    found_path = self._module_file(base, parts[:k])
+                if found_path is None:
+                    continue
+                if found_path.resolve() == importer.path.resolve() and k < len(parts):
+                    continue
+                source = self.load(found_path)
+                if source is not None:
+                    return source, parts[k:]
+        return None
+
+    # -- the project-wide scan -------------------------------------------------------------
+    def scan_files(self) -> list[SourceFile]:
+        """Files that may register dependencies or routes: those read so far plus every
+        project file that mentions ``Depends``/``Security``/``add_api_route``."""
+        if self._scan is None:
+            if self.root is not None:
+                for path in iter_python_files(self.root):
+                    if path.resolve() in self._files:
+                        continue
+                    try:
+                        text = path.read_text(encoding="utf-8", errors="replace")
+                    except OSError:
+                        continue
+                    if _SCAN_WORDS.search(text):
+                        self.load(path)
+            self._scan = [
+                f for f in self.files() if _SCAN_WORDS.search(f.text)
+            ]
+        return self._scan

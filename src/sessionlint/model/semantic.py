@@ -1,0 +1,930 @@
+"""The semantic model every rule queries.
+
+It answers, through qualified names resolved across the project's modules:
+
+* what an expression refers to (:meth:`Model.resolve`, :meth:`Model.qualname`);
+* whether an expression holds a sync or an async session (:meth:`Model.session_kind`), whether
+  a call creates a new one (:meth:`Model.creation_kind`), whether a name is a session factory
+  (:meth:`Model.factory_kind`), what kind of session an annotation or type alias denotes
+  (:meth:`Model.annotation_kind`);
+* which functions are route handlers, dependencies, ``@contextmanager`` functions, pytest
+  fixtures or cached functions; what a dependency provides, whether it commits after ``yield``
+  (:meth:`Model.function_info`);
+* which project helpers do blocking I/O on a session they receive (:meth:`Model.helper_does_io`).
+
+Answers are memoised per node; recursive questions (aliases of aliases, helpers calling helpers,
+import cycles) are cut by a guard and answer "unknown", which rules treat as "stay silent".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import TypeVar
+
+import libcst as cst
+
+from sessionlint.model import names
+from sessionlint.model.index import Binding, FunctionNode
+from sessionlint.model.names import Kind
+from sessionlint.model.project import Project, SourceFile
+
+__all__ = ["Def", "External", "FunctionInfo", "Model", "ModuleRef", "Target"]
+
+T = TypeVar("T")
+_MAX_DEPTH = 12
+
+
+@dataclass(frozen=True)
+class External:
+    """A name defined outside the project (a library, the stdlib, a builtin)."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    """A module of the project."""
+
+    file: SourceFile
+
+
+@dataclass(frozen=True)
+class Def:
+    """A binding in a file of the project (a function, class, assignment, parameter...)."""
+
+    file: SourceFile
+    binding: Binding
+
+
+Target = External | ModuleRef | Def
+
+
+@dataclass
+class FunctionInfo:
+    """What a function provides and how it behaves, for dependency- and helper-level rules."""
+
+    file: SourceFile
+    node: cst.FunctionDef
+    is_async: bool
+    is_generator: bool
+    yields: list[cst.Yield] = field(default_factory=list)
+    #: The session kind it yields (generator) or returns (plain function), if any.
+    provides: Kind | None = None
+    #: ``commit()`` calls on a session that run after the first ``yield``.
+    commits_after_yield: list[cst.Call] = field(default_factory=list)
+    #: ``with <factory>.begin() as s:`` / ``with s.begin():`` blocks that enclose a ``yield``.
+    begin_blocks: list[cst.With] = field(default_factory=list)
+
+    @property
+    def unit_of_work(self) -> bool:
+        """It commits for the caller (after ``yield`` or through ``begin()``)."""
+        return bool(self.commits_after_yield or self.begin_blocks)
+
+
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
+
+
+def call_args(call: cst.Call) -> tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]:
+    """Positional and keyword argument expressions of a call (``*``/``**`` are skipped)."""
+    positional: list[cst.BaseExpression] = []
+    keywords: dict[str, cst.BaseExpression] = {}
+    for arg in call.args:
+        if arg.star:
+            continue
+        if arg.keyword is not None:
+            keywords[arg.keyword.value] = arg.value
+        else:
+            positional.append(arg.value)
+    return positional, keywords
+
+
+def method_call(node: cst.CSTNode) -> tuple[cst.BaseExpression, str] | None:
+    """``(receiver, method)`` for ``receiver.method(...)``, else None."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return node.func.value, node.func.attr.value
+    return None
+
+
+class Model:
+    """Semantic questions about the files of one :class:`Project`."""
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        session_factories: Iterable[str] = (),
+        async_session_factories: Iterable[str] = (),
+        session_dependencies: Iterable[str] = (),
+        async_session_dependencies: Iterable[str] = (),
+    ) -> None:
+        self.project = project
+        self.extra_factories: dict[str, Kind] = {q: Kind.SYNC for q in session_factories}
+        self.extra_factories.update({q: Kind.ASYNC for q in async_session_factories})
+        self.extra_dependencies: dict[str, Kind] = {q: Kind.SYNC for q in session_dependencies}
+        self.extra_dependencies.update({q: Kind.ASYNC for q in async_session_dependencies})
+        self._memo: dict[tuple[str, int], object] = {}
+        self._active: set[tuple[str, int]] = set()
+        self._dependencies: set[cst.CSTNode] | None = None
+        self._registered_routes: set[cst.CSTNode] | None = None
+        self._uses_fastapi: bool | None = None
+        self._helper_io: dict[tuple[cst.FunctionDef, str], bool] = {}
+
+    # -- memoisation with a recursion guard --------------------------------------------------
+    def _cached(self, tag: str, key: object, compute: Callable[[], T], default: T) -> T:
+        k = (tag, id(key))
+        if k in self._memo:
+            return self._memo[k]  # type: ignore[return-value]
+        if k in self._active or len(self._active) > 200:
+            return default
+        self._active.add(k)
+        try:
+            value = compute()
+        finally:
+            self._active.discard(k)
+        self._memo[k] = value
+        self._memo[("keep", id(key))] = key  # keep the key alive so its id stays unique
+        return value
+
+    # -- name resolution -------------------------------------------------------------------
+    def resolve(
+        self, file: SourceFile, expr: cst.BaseExpression, at: cst.CSTNode | None = None
+    ) -> Target | None:
+        """What ``expr`` (a Name or an Attribute chain) refers to, looked up at ``at``."""
+        if isinstance(expr, cst.Name):
+            bindings = file.index.lookup(expr.value, at if at is not None else expr)
+            if not bindings:
+                return External(f"builtins.{expr.value}")
+            chosen = next((b for b in bindings if b.imported is not None), bindings[-1])
+            if chosen.imported is not None:
+                return self._resolve_dotted(file, chosen.imported, 0)
+            return Def(file, chosen)
+        if isinstance(expr, cst.Attribute):
+            base = self.resolve(file, expr.value, at if at is not None else expr)
+            attr = expr.attr.value
+            if isinstance(base, External):
+                return External(f"{base.qualname}.{attr}")
+            if isinstance(base, ModuleRef):
+                return self._member(base.file, [attr], 0)
+        return None
+
+    def _resolve_dotted(self, file: SourceFile, dotted: str, depth: int) -> Target | None:
+        if depth > _MAX_DEPTH:
+            return None
+        found = self.project.find_module(dotted, file)
+        if found is None:
+            return None if dotted.startswith(".") else External(dotted)
+        module_file, rest = found
+        if not rest:
+            return ModuleRef(module_file)
+        return self._member(module_file, rest, depth + 1)
+
+    def _member(self, file: SourceFile, attrs: list[str], depth: int) -> Target | None:
+        bindings = file.index.module_scope.bindings.get(attrs[0])
+        if not bindings:
+            if file.name == "__init__.py":  # a submodule of a package
+                return self._resolve_dotted(file, "." + ".".join(attrs), depth + 1)
+            return None
+        chosen = next((b for b in bindings if b.imported is not None), bindings[-1])
+        target: Target | None
+        if chosen.imported is not None:
+            target = self._resolve_dotted(file, chosen.imported, depth + 1)
+        else:
+            target = Def(file, chosen)
+        for attr in attrs[1:]:
+            if isinstance(target, External):
+                target = External(f"{target.qualname}.{attr}")
+            elif isinstance(target, ModuleRef):
+                target = self._member(target.file, [attr], depth + 1)
+            else:
+                return None
+        return target
+
+    def qualname(
+        self, file: SourceFile, expr: cst.BaseExpression, at: cst.CSTNode | None = None
+    ) -> str | None:
+        """The qualified name of ``expr``: ``sqlalchemy.orm.Session`` for any spelling of it;
+        ``app.db.SessionLocal`` for a module-level name of the project."""
+        target = self.resolve(file, expr, at)
+        if isinstance(target, External):
+            return target.qualname
+        if isinstance(target, Def) and target.binding.scope.kind == "module":
+            module = self.module_name(target.file)
+            return f"{module}.{target.binding.name}" if module else target.binding.name
+        return None
+
+    def module_name(self, file: SourceFile) -> str | None:
+        """The dotted module name of a project file, relative to the project root."""
+        if file.path is None or self.project.root is None:
+            return None
+        try:
+            rel = file.path.resolve().relative_to(self.project.root)
+        except ValueError:
+            return None
+        parts = list(rel.with_suffix("").parts)
+        if parts and parts[0] == "src":
+            parts = parts[1:]
+        if parts and parts[-1] == "__init__":
+            parts = parts[:-1]
+        return ".".join(parts)
+
+    def callee(self, file: SourceFile, call: cst.Call) -> Target | None:
+        return self.resolve(file, call.func, call)
+
+    def callee_qualname(self, file: SourceFile, call: cst.Call) -> str | None:
+        return self.qualname(file, call.func, call)
+
+    def function_def(self, file: SourceFile, expr: cst.BaseExpression) -> tuple[SourceFile, cst.FunctionDef] | None:
+        """The project function ``expr`` names, if any."""
+        target = self.resolve(file, expr)
+        if isinstance(target, Def) and isinstance(target.binding.node, cst.FunctionDef):
+            return target.file, target.binding.node
+        return None
+
+    # -- sessions -----------------------------------------------------------------------------
+    def session_kind(self, file: SourceFile, expr: cst.BaseExpression) -> Kind | None:
+        """The kind of session ``expr`` holds, or None when it is not (known to be) one."""
+        return self._cached("session", expr, lambda: self._session_kind(file, expr), None)
+
+    def _session_kind(self, file: SourceFile, expr: cst.BaseExpression) -> Kind | None:
+        if isinstance(expr, cst.Name):
+            return self._name_kind(file, expr)
+        if isinstance(expr, cst.Call):
+            created = self.creation_kind(file, expr)
+            if created is not None:
+                return created
+            fn = self.function_def(file, expr.func)
+            if fn is not None:
+                info = self.function_info(*fn)
+                if not info.is_generator and not info.is_async:
+                    return info.provides
+            return None
+        if isinstance(expr, cst.Attribute):
+            return self._attribute_kind(file, expr)
+        return None
+
+    def _name_kind(self, file: SourceFile, expr: cst.Name) -> Kind | None:
+        bindings = file.index.lookup(expr.value, expr)
+        kinds: set[Kind | None] = set()
+        for binding in bindings:
+            if binding.imported is not None:
+                target = self._resolve_dotted(file, binding.imported, 0)
+                if isinstance(target, Def):
+                    kinds.add(self.binding_kind(target.file, target.binding))
+                else:
+                    kinds.add(None)
+                continue
+            value = binding.value
+            if (
+                isinstance(binding.node, cst.Assign | cst.AnnAssign)
+                and binding.annotation is None
+                and isinstance(value, cst.Name)
+                and value.value == "None"
+            ):
+                continue  # ``db = None`` before ``db = SessionLocal()``
+            kinds.add(self.binding_kind(file, binding))
+        if len(kinds) == 1:
+            return kinds.pop()
+        return None
+
+    def _attribute_kind(self, file: SourceFile, expr: cst.Attribute) -> Kind | None:
+        target = self.resolve(file, expr)
+        if isinstance(target, Def):
+            return self.binding_kind(target.file, target.binding)
+        if isinstance(expr.value, cst.Name) and expr.value.value == "self":
+            return self._self_attribute_kind(file, expr)
+        return None
+
+    def _self_attribute_kind(self, file: SourceFile, expr: cst.Attribute) -> Kind | None:
+        """``self.x`` whose type the class declares: ``x: Session`` in the class body,
+        ``self.x: Session = ...``, or ``self.x = <a parameter annotated as a session>``."""
+        index = file.index
+        function = index.enclosing_function(expr)
+        cls = index.parent(function) if function is not None else None
+        while cls is not None and not isinstance(cls, cst.ClassDef):
+            cls = index.parent(cls)
+        if not isinstance(cls, cst.ClassDef):
+            return None
+        attr = expr.attr.value
+        scope = index.scopes[cls]
+        kinds: set[Kind | None] = set()
+        for binding in scope.bindings.get(attr, []):
+            if binding.annotation is not None:
+                kinds.add(self.annotation_kind(file, binding.annotation, binding.node))
+        for assign in self._self_assignments(file, cls, attr):
+            if isinstance(assign, cst.AnnAssign):
+                kinds.add(self.annotation_kind(file, assign.annotation.annotation, assign))
+            elif isinstance(assign, cst.Assign) and isinstance(assign.value, cst.Name):
+                kinds.add(self.session_kind(file, assign.value))
+            else:
+                kinds.add(None)
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def _self_assignments(
+        self, file: SourceFile, cls: cst.ClassDef, attr: str
+    ) -> Iterator[cst.Assign | cst.AnnAssign]:
+        index = file.index
+        for kind in (cst.Assign, cst.AnnAssign):
+            for node in index.nodes(kind):
+                targets = (
+                    [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                )
+                for target in targets:
+                    if (
+                        isinstance(target, cst.Attribute)
+                        and target.attr.value == attr
+                        and isinstance(target.value, cst.Name)
+                        and target.value.value == "self"
+                        and index.is_inside(node, cls)
+                    ):
+                        yield node
+
+    def binding_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
+        """The session kind a binding gives its name."""
+        return self._cached("binding", binding, lambda: self._binding_kind(file, binding), None)
+
+    def _binding_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
+        node = binding.node
+        if isinstance(node, cst.Param):
+            if binding.annotation is not None:
+                kind = self.annotation_kind(file, binding.annotation, node)
+                if kind is not None:
+                    return kind
+            dependency = self.param_dependency(file, node)
+            if dependency is not None:
+                return self.dependency_kind(*dependency)
+            return None
+        if isinstance(node, cst.WithItem):
+            return self.with_item_kind(file, node)
+        if binding.annotation is not None:
+            kind = self.annotation_kind(file, binding.annotation, node)
+            if kind is not None:
+                return kind
+        if isinstance(node, cst.Assign | cst.AnnAssign | cst.NamedExpr) and binding.value is not None:
+            return self.session_kind(file, binding.value)
+        return None
+
+    def with_item_kind(self, file: SourceFile, item: cst.WithItem) -> Kind | None:
+        """The session kind bound by ``with <item> as name``."""
+        expr = item.item
+        if not isinstance(expr, cst.Call):
+            return None
+        created = self.creation_kind(file, expr)
+        if created is not None:
+            return created
+        method = method_call(expr)
+        if method is not None and method[1] == "begin":
+            return self.factory_kind(file, method[0])  # ``with factory.begin() as s``
+        if self.callee_qualname(file, expr) in names.CLOSING and expr.args:
+            inner = expr.args[0].value
+            return self.session_kind(file, inner)
+        return None
+
+    def creation_kind(self, file: SourceFile, call: cst.Call) -> Kind | None:
+        """The kind of session this call creates: ``Session(engine)``, ``SessionLocal()``,
+        ``scoped()``, ``AsyncSession(engine)`` or a configured factory; else None."""
+        return self._cached("create", call, lambda: self._creation_kind(file, call), None)
+
+    def _creation_kind(self, file: SourceFile, call: cst.Call) -> Kind | None:
+        qualname = self.callee_qualname(file, call)
+        if qualname is not None:
+            if qualname in names.SESSION_CLASSES:
+                return names.SESSION_CLASSES[qualname]
+            if qualname in self.extra_factories:
+                return self.extra_factories[qualname]
+        target = self.callee(file, call)
+        if isinstance(target, Def) and isinstance(target.binding.node, cst.ClassDef):
+            return self._class_kind(target.file, target.binding.node)
+        return self.factory_kind(file, call.func)
+
+    def _class_kind(self, file: SourceFile, cls: cst.ClassDef) -> Kind | None:
+        """A project class that subclasses a session class is a session class."""
+        for base in cls.bases:
+            kind = self.annotation_kind(file, base.value, cls)
+            if kind is not None:
+                return kind
+        return None
+
+    def factory_kind(self, file: SourceFile, expr: cst.BaseExpression) -> Kind | None:
+        """The kind of session that calling ``expr`` creates, when ``expr`` is a session
+        factory (``sessionmaker(...)``, ``async_sessionmaker(...)``, a ``scoped_session``
+        registry), whatever the variable holding it is called."""
+        return self._cached("factory", expr, lambda: self._factory_kind(file, expr), None)
+
+    def _factory_kind(self, file: SourceFile, expr: cst.BaseExpression) -> Kind | None:
+        if isinstance(expr, cst.Call):
+            qualname = self.callee_qualname(file, expr)
+            if qualname in names.SESSIONMAKERS:
+                _, keywords = call_args(expr)
+                class_ = keywords.get("class_")
+                if class_ is not None:
+                    qn = self.qualname(file, class_)
+                    if qn in names.SESSION_CLASSES:
+                        return names.SESSION_CLASSES[qn]
+                    if isinstance(self.resolve(file, class_), Def):
+                        target = self.resolve(file, class_)
+                        assert isinstance(target, Def)
+                        if isinstance(target.binding.node, cst.ClassDef):
+                            return self._class_kind(target.file, target.binding.node)
+                    return None
+                return names.SESSIONMAKERS[qualname]
+            if qualname in names.SCOPED_SESSIONS:
+                return names.SCOPED_SESSIONS[qualname]
+            return None
+        if not isinstance(expr, cst.Name | cst.Attribute):
+            return None
+        target = self.resolve(file, expr)
+        if isinstance(target, External):
+            return self.extra_factories.get(target.qualname)
+        if not isinstance(target, Def):
+            return None
+        binding = target.binding
+        qualname = self.qualname(file, expr)
+        if qualname is not None and qualname in self.extra_factories:
+            return self.extra_factories[qualname]
+        if binding.annotation is not None:
+            kind = self._factory_annotation_kind(target.file, binding.annotation, binding.node)
+            if kind is not None:
+                return kind
+        if isinstance(binding.node, cst.Assign | cst.AnnAssign) and binding.value is not None:
+            return self.factory_kind(target.file, binding.value)
+        return None
+
+    def _factory_annotation_kind(
+        self, file: SourceFile, annotation: cst.BaseExpression, at: cst.CSTNode
+    ) -> Kind | None:
+        if isinstance(annotation, cst.Subscript):
+            annotation = annotation.value
+        qualname = self.qualname(file, annotation, at)
+        if qualname in names.SESSIONMAKERS:
+            return names.SESSIONMAKERS[qualname]
+        if qualname in names.SCOPED_SESSIONS:
+            return names.SCOPED_SESSIONS[qualname]
+        return None
+
+    def is_scoped_registry(self, file: SourceFile, call: cst.Call) -> bool:
+        return self.callee_qualname(file, call) in names.SCOPED_SESSIONS
+
+    def annotation_kind(
+        self, file: SourceFile, annotation: cst.BaseExpression, at: cst.CSTNode | None = None
+    ) -> Kind | None:
+        """The session kind an annotation denotes: a session class, ``Annotated[...]``,
+        ``Optional``/``| None``, a string annotation, or a type alias of any of these
+        (``X = Annotated[...]``, ``X: TypeAlias = ...``, ``type X = ...``), also imported."""
+        at_node = at if at is not None else annotation
+        if isinstance(annotation, cst.SimpleString):
+            text = annotation.evaluated_value
+            if not isinstance(text, str):
+                return None
+            try:
+                parsed = cst.parse_expression(text)
+            except Exception:
+                return None
+            return self.annotation_kind(file, parsed, at_node)
+        if isinstance(annotation, cst.Subscript):
+            base = self.qualname(file, annotation.value, at_node)
+            elements = [
+                e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)
+            ]
+            if not elements:
+                return None
+            if base in names.ANNOTATED or base in names.OPTIONAL:
+                return self.annotation_kind(file, elements[0], at_node)
+            if base in names.UNION:
+                kinds = {self.annotation_kind(file, e, at_node) for e in elements}
+                kinds.discard(None)
+                return kinds.pop() if len(kinds) == 1 else None
+            return None
+        if isinstance(annotation, cst.BinaryOperation) and isinstance(
+            annotation.operator, cst.BitOr
+        ):
+            kinds = {
+                self.annotation_kind(file, annotation.left, at_node),
+                self.annotation_kind(file, annotation.right, at_node),
+            }
+            kinds.discard(None)
+            return kinds.pop() if len(kinds) == 1 else None
+        if not isinstance(annotation, cst.Name | cst.Attribute):
+            return None
+        target = self.resolve(file, annotation, at_node)
+        if isinstance(target, External):
+            return names.SESSION_CLASSES.get(target.qualname)
+        if isinstance(target, Def):
+            return self._cached(
+                "alias", target.binding, lambda: self._alias_kind(target.file, target.binding), None
+            )
+        return None
+
+    def _alias_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
+        node = binding.node
+        if isinstance(node, cst.ClassDef):
+            return self._class_kind(file, node)
+        if binding.value is None or binding.scope.kind == "function":
+            return None
+        if isinstance(node, cst.TypeAlias | cst.Assign | cst.AnnAssign):
+            return self.annotation_kind(file, binding.value, node)
+        return None
+
+    # -- dependencies ---------------------------------------------------------------------
+    def is_depends_call(self, file: SourceFile, node: cst.CSTNode) -> bool:
+        if not isinstance(node, cst.Call):
+            return False
+        func = node.func
+        short = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        if short not in ("Depends", "Security"):
+            return False
+        return self.callee_qualname(file, node) in names.DEPENDS
+
+    def param_dependency(
+        self, file: SourceFile, param: cst.Param
+    ) -> tuple[SourceFile, cst.Call] | None:
+        """The ``Depends(...)`` call that provides a parameter (its default, or ``Annotated``
+        metadata, directly or through a type alias), with the file it is written in."""
+        if param.default is not None and self.is_depends_call(file, param.default):
+            assert isinstance(param.default, cst.Call)
+            return file, param.default
+        if param.annotation is not None:
+            return self._annotation_dependency(file, param.annotation.annotation, param, 0)
+        return None
+
+    def _annotation_dependency(
+        self, file: SourceFile, annotation: cst.BaseExpression, at: cst.CSTNode, depth: int
+    ) -> tuple[SourceFile, cst.Call] | None:
+        if depth > _MAX_DEPTH:
+            return None
+        if isinstance(annotation, cst.Subscript):
+            if self.qualname(file, annotation.value, at) not in names.ANNOTATED:
+                return None
+            for element in annotation.slice[1:]:
+                if isinstance(element.slice, cst.Index) and self.is_depends_call(
+                    file, element.slice.value
+                ):
+                    value = element.slice.value
+                    assert isinstance(value, cst.Call)
+                    return file, value
+            return None
+        if isinstance(annotation, cst.Name | cst.Attribute):
+            target = self.resolve(file, annotation, at)
+            if (
+                isinstance(target, Def)
+                and target.binding.value is not None
+                and target.binding.scope.kind == "module"
+            ):
+                return self._annotation_dependency(
+                    target.file, target.binding.value, target.binding.node, depth + 1
+                )
+        return None
+
+    def depends_target(
+        self, file: SourceFile, call: cst.Call
+    ) -> tuple[SourceFile, cst.FunctionDef | cst.ClassDef] | External | None:
+        """The callable a ``Depends(...)`` call names."""
+        positional, keywords = call_args(call)
+        arg = positional[0] if positional else keywords.get("dependency")
+        if arg is None:
+            return None
+        target = self.resolve(file, arg)
+        if isinstance(target, Def) and isinstance(target.binding.node, cst.FunctionDef | cst.ClassDef):
+            return target.file, target.binding.node
+        if isinstance(target, External):
+            return target
+        return None
+
+    def depends_scope(self, call: cst.Call) -> str | None:
+        """The ``scope=`` a ``Depends(...)`` call passes, as a string."""
+        _, keywords = call_args(call)
+        scope = keywords.get("scope")
+        if isinstance(scope, cst.SimpleString):
+            value = scope.evaluated_value
+            return value if isinstance(value, str) else None
+        return None
+
+    def dependency_kind(self, file: SourceFile, call: cst.Call) -> Kind | None:
+        """The session kind a ``Depends(f)`` provides."""
+        target = self.depends_target(file, call)
+        if isinstance(target, External):
+            return self.extra_dependencies.get(target.qualname)
+        if target is None or not isinstance(target[1], cst.FunctionDef):
+            return None
+        dep_file, fn = target
+        qualname = self._function_qualname(dep_file, fn)
+        if qualname in self.extra_dependencies:
+            return self.extra_dependencies[qualname]
+        return self.function_info(dep_file, fn).provides
+
+    def _function_qualname(self, file: SourceFile, fn: cst.FunctionDef) -> str | None:
+        module = self.module_name(file)
+        return f"{module}.{fn.name.value}" if module else None
+
+    def dependency_function(
+        self, file: SourceFile, param: cst.Param
+    ) -> tuple[SourceFile, cst.FunctionDef, cst.Call] | None:
+        """The project function that provides ``param`` through ``Depends``, if known."""
+        dependency = self.param_dependency(file, param)
+        if dependency is None:
+            return None
+        target = self.depends_target(*dependency)
+        if isinstance(target, tuple) and isinstance(target[1], cst.FunctionDef):
+            return target[0], target[1], dependency[1]
+        return None
+
+    def dependencies(self) -> set[cst.CSTNode]:
+        """Every function (or class ``__init__``) referenced by ``Depends``/``Security``
+        anywhere in the project."""
+        if self._dependencies is None:
+            found: set[cst.CSTNode] = set()
+            for file in self.project.scan_files():
+                for call in file.index.nodes(cst.Call):
+                    if not self.is_depends_call(file, call):
+                        continue
+                    target = self.depends_target(file, call)
+                    if not isinstance(target, tuple):
+                        continue
+                    node = target[1]
+                    if isinstance(node, cst.ClassDef):
+                        init = target[0].index.scopes[node].bindings.get("__init__")
+                        if init and isinstance(init[-1].node, cst.FunctionDef):
+                            found.add(init[-1].node)
+                    else:
+                        found.add(node)
+            self._dependencies = found
+        return self._dependencies
+
+    def is_dependency(self, file: SourceFile, fn: FunctionNode) -> bool:
+        return fn in self.dependencies()
+
+    # -- functions ------------------------------------------------------------------------
+    def decorator_qualnames(self, file: SourceFile, fn: cst.FunctionDef) -> list[str]:
+        result = []
+        for decorator in fn.decorators:
+            expr = decorator.decorator
+            if isinstance(expr, cst.Call):
+                expr = expr.func
+            qualname = self.qualname(file, expr, fn)
+            if qualname is not None:
+                result.append(qualname)
+        return result
+
+    def is_contextmanager(self, file: SourceFile, fn: cst.FunctionDef) -> bool:
+        return any(q in names.CONTEXTMANAGERS for q in self.decorator_qualnames(file, fn))
+
+    def is_pytest_fixture(self, file: SourceFile, fn: cst.FunctionDef) -> bool:
+        return any(q in names.PYTEST_FIXTURES for q in self.decorator_qualnames(file, fn))
+
+    def is_cached(self, file: SourceFile, fn: cst.FunctionDef) -> bool:
+        return any(q in names.CACHES for q in self.decorator_qualnames(file, fn))
+
+    def is_app_or_router(self, file: SourceFile, expr: cst.BaseExpression) -> bool:
+        """``expr`` is a ``FastAPI()`` or ``APIRouter()`` instance."""
+        target = self.resolve(file, expr)
+        if not isinstance(target, Def):
+            return False
+        binding = target.binding
+        wanted = names.FASTAPI_APPS | names.FASTAPI_ROUTERS
+        if binding.annotation is not None and self.qualname(
+            target.file, binding.annotation, binding.node
+        ) in wanted:
+            return True
+        value = binding.value
+        if isinstance(binding.node, cst.Param) or not isinstance(value, cst.Call):
+            return False
+        if self.callee_qualname(target.file, value) in wanted:
+            return True
+        fn = self.function_def(target.file, value.func)
+        if fn is not None and fn[1].returns is not None:
+            return self.qualname(fn[0], fn[1].returns.annotation, fn[1]) in wanted
+        return False
+
+    def is_route_handler(self, file: SourceFile, fn: FunctionNode) -> bool:
+        """Decorated with ``@app.get(...)``/``@router.post(...)``... on a FastAPI app or
+        router, or registered with ``add_api_route``."""
+        if not isinstance(fn, cst.FunctionDef):
+            return False
+        return self._cached("route", fn, lambda: self._is_route_handler(file, fn), False)
+
+    def _is_route_handler(self, file: SourceFile, fn: cst.FunctionDef) -> bool:
+        for decorator in fn.decorators:
+            expr = decorator.decorator
+            if (
+                isinstance(expr, cst.Call)
+                and isinstance(expr.func, cst.Attribute)
+                and expr.func.attr.value in names.ROUTE_METHODS
+                and self.is_app_or_router(file, expr.func.value)
+            ):
+                return True
+        return fn in self.registered_routes()
+
+    def registered_routes(self) -> set[cst.CSTNode]:
+        """Functions registered with ``app.add_api_route(path, endpoint)``."""
+        if self._registered_routes is None:
+            found: set[cst.CSTNode] = set()
+            for file in self.project.scan_files():
+                for call in file.index.nodes(cst.Call):
+                    method = method_call(call)
+                    if method is None or method[1] not in names.ADD_ROUTE_METHODS:
+                        continue
+                    positional, keywords = call_args(call)
+                    endpoint = keywords.get("endpoint") or (
+                        positional[1] if len(positional) > 1 else None
+                    )
+                    if endpoint is None:
+                        continue
+                    fn = self.function_def(file, endpoint)
+                    if fn is not None and self.is_app_or_router(file, method[0]):
+                        found.add(fn[1])
+            self._registered_routes = found
+        return self._registered_routes
+
+    def uses_fastapi(self) -> bool:
+        """Some file of the project imports FastAPI."""
+        if self._uses_fastapi is None:
+            self._uses_fastapi = any(
+                "fastapi" in f.text and self._imports_fastapi(f)
+                for f in [*self.project.files(), *self.project.scan_files()]
+            )
+        return self._uses_fastapi
+
+    def _imports_fastapi(self, file: SourceFile) -> bool:
+        for bindings in file.index.module_scope.bindings.values():
+            for binding in bindings:
+                if binding.imported is not None and binding.imported.split(".")[0] == "fastapi":
+                    return True
+        return False
+
+    def function_info(self, file: SourceFile, fn: cst.FunctionDef) -> FunctionInfo:
+        cached = self._memo.get(("info", id(fn)))
+        if isinstance(cached, FunctionInfo):
+            return cached
+        info = FunctionInfo(file, fn, fn.asynchronous is not None, False)
+        self._memo[("info", id(fn))] = info  # provisional: cuts recursion
+        self._memo[("keep", id(fn))] = fn
+        index = file.index
+        info.yields = [y for y in index.own_nodes(fn, cst.Yield)]
+        info.is_generator = bool(info.yields)
+        kinds: set[Kind | None] = set()
+        if info.is_generator:
+            for y in info.yields:
+                if y.value is not None and not isinstance(y.value, cst.From):
+                    kinds.add(self.session_kind(file, y.value))
+        else:
+            for ret in index.own_nodes(fn, cst.Return):
+                if ret.value is not None:
+                    kinds.add(self.session_kind(file, ret.value))
+        kinds.discard(None)
+        if len(kinds) == 1:
+            info.provides = kinds.pop()
+        elif not kinds and fn.returns is not None:
+            info.provides = self._return_annotation_kind(file, fn, info.is_generator)
+        if info.is_generator:
+            first = min(index.order[y] for y in info.yields)
+            for call in index.own_nodes(fn, cst.Call):
+                method = method_call(call)
+                if (
+                    method is not None
+                    and method[1] == "commit"
+                    and index.order[call] > first
+                    and self.session_kind(file, method[0]) is not None
+                ):
+                    info.commits_after_yield.append(call)
+            for y in info.yields:
+                block = self.enclosing_begin(file, y, fn)
+                if block is not None and block not in info.begin_blocks:
+                    info.begin_blocks.append(block)
+        return info
+
+    def _return_annotation_kind(
+        self, file: SourceFile, fn: cst.FunctionDef, generator: bool
+    ) -> Kind | None:
+        assert fn.returns is not None
+        annotation = fn.returns.annotation
+        if generator:
+            if not isinstance(annotation, cst.Subscript):
+                return None
+            if self.qualname(file, annotation.value, fn) not in names.GENERATOR_TYPES:
+                return None
+            first = annotation.slice[0].slice
+            if not isinstance(first, cst.Index):
+                return None
+            return self.annotation_kind(file, first.value, fn)
+        return self.annotation_kind(file, annotation, fn)
+
+    def enclosing_begin(
+        self, file: SourceFile, node: cst.CSTNode, stop: cst.CSTNode | None = None
+    ) -> cst.With | None:
+        """The nearest ``with X.begin()`` block around ``node`` (inside ``stop``) where X is
+        a session or a session factory: its body commits on exit."""
+        for anc in file.index.ancestors(node):
+            if anc is stop:
+                return None
+            if isinstance(anc, cst.With) and self.is_begin_with(file, anc):
+                return anc
+        return None
+
+    def is_begin_with(self, file: SourceFile, with_node: cst.With) -> bool:
+        for item in with_node.items:
+            method = method_call(item.item)
+            if method is None or method[1] != "begin":
+                continue
+            receiver = method[0]
+            if self.session_kind(file, receiver) is not None:
+                return True
+            if self.factory_kind(file, receiver) is not None:
+                return True
+        return False
+
+    def helper_does_io(self, file: SourceFile, fn: cst.FunctionDef, param: str) -> bool:
+        """Whether project function ``fn`` does blocking session I/O on its parameter
+        ``param`` (directly, or by passing it to further such helpers)."""
+        key = (fn, param)
+        if key not in self._helper_io:
+            self._helper_io[key] = False  # provisional: cuts recursion
+            self._helper_io[key] = self._helper_does_io(file, fn, param)
+        return self._helper_io[key]
+
+    def _helper_does_io(self, file: SourceFile, fn: cst.FunctionDef, param: str) -> bool:
+        index = file.index
+        if fn.asynchronous is not None:
+            return False
+        for call in index.own_nodes(fn, cst.Call):
+            method = method_call(call)
+            if (
+                method is not None
+                and method[1] in names.SYNC_IO_METHODS
+                and self._is_param(file, method[0], fn, param)
+            ):
+                return True
+            for callee_file, callee, callee_param in self.session_arguments(
+                file, call, lambda e: self._is_param(file, e, fn, param)
+            ):
+                if self.helper_does_io(callee_file, callee, callee_param):
+                    return True
+        return False
+
+    def _is_param(
+        self, file: SourceFile, expr: cst.BaseExpression, fn: cst.FunctionDef, param: str
+    ) -> bool:
+        if not isinstance(expr, cst.Name) or expr.value != param:
+            return False
+        bindings = file.index.lookup(param, expr)
+        return bool(bindings) and all(
+            isinstance(b.node, cst.Param) and b.scope.node is fn for b in bindings
+        )
+
+    def session_arguments(
+        self,
+        file: SourceFile,
+        call: cst.Call,
+        is_session: Callable[[cst.BaseExpression], bool],
+    ) -> Iterator[tuple[SourceFile, cst.FunctionDef, str]]:
+        """For a call of a project function, the (function, parameter name) pairs that
+        receive an argument for which ``is_session`` holds."""
+        fn = self.function_def(file, call.func)
+        if fn is None:
+            return
+        callee_file, callee = fn
+        params = callee.params
+        positional_params = [*params.posonly_params, *params.params]
+        if positional_params and positional_params[0].name.value in ("self", "cls"):
+            positional_params = positional_params[1:]
+        position = 0
+        for arg in call.args:
+            if arg.star:
+                break
+            if arg.keyword is not None:
+                if is_session(arg.value):
+                    yield callee_file, callee, arg.keyword.value
+                continue
+            if position < len(positional_params) and is_session(arg.value):
+                yield callee_file, callee, positional_params[position].name.value
+            position += 1
+
+    # -- files --------------------------------------------------------------------------------
+    @staticmethod
+    def is_test_file(file: SourceFile) -> bool:
+        """Test modules, conftest, alembic ``env.py`` and migration versions."""
+        path = PurePath(file.path if file.path is not None else file.display_path)
+        name = path.name
+        if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
+            return True
+        parts = set(path.parts[:-1])
+        if parts & {"alembic", "migrations"} and (name == "env.py" or "versions" in parts):
+            return True
+        return False
+
+    @staticmethod
+    def under_main_guard(file: SourceFile, node: cst.CSTNode) -> bool:
+        """``node`` sits under ``if __name__ == "__main__":``."""
+        for anc in file.index.ancestors(node):
+            if isinstance(anc, cst.If) and isinstance(anc.test, cst.Comparison):
+                text = file.module.code_for_node(anc.test).replace("'", '"').replace(" ", "")
+                if text in ('__name__=="__main__"', '"__main__"==__name__'):
+                    return True
+        return False

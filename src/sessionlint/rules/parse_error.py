@@ -1,0 +1,51 @@
+"""SL001 parse-error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sessionlint.context import FileContext
+from sessionlint.diagnostics import Severity
+from sessionlint.rule import Report, Rule
+
+
+class ParseError(Rule):
+    """## What it does
+    Reports a file that cannot be decoded or parsed, at the line of the error (line 1 for a
+    decoding error), with the parser's reason. The run goes on with the other files.
+
+    ## Why is this bad?
+    sessionlint cannot check what it cannot read: every other rule is silent on this file.
+    Real repositories hold Jinja templates named `*.py`, files in a legacy encoding without a
+    coding cookie, or syntax newer than the parser knows.
+
+    ## Example
+    ```python
+    def broken(:
+        pass
+    ```
+
+    ## Use instead
+    ```python
+    def fixed():
+        pass
+    ```
+
+    ## Known problems
+    Any exception the parser raises counts, including LibCST's internal errors on some
+    Python 3.14 t-strings. Templates that are not Python can be excluded with `exclude` or
+    `extend-exclude` in `[tool.sessionlint]`.
+
+    ## References
+    - [PEP 263: source code encodings](https://peps.python.org/pep-0263/)
+    - [LibCST](https://libcst.readthedocs.io/)
+    """
+
+    code = "SL001"
+    name = "parse-error"
+    summary = "The file cannot be decoded or parsed"
+    severity = Severity.ERROR
+
+    def check(self, ctx: FileContext) -> Iterator[Report]:
+        # Parse failures are reported by the engine, before any rule can run.
+        return iter(())

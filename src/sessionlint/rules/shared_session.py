@@ -1,0 +1,130 @@
+"""SL101 shared-session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from sessionlint.context import FileContext
+from sessionlint.diagnostics import Severity
+from sessionlint.rule import Report, Rule
+
+
+class SharedSession(Rule):
+    """## What it does
+    Flags one session object shared by all requests and threads: a session created at
+    module scope (also inside a module-level `if`/`try`, or as a parameter default, which is
+    evaluated once), in a class body, stored on `app.state` / `request.app.state`, or returned
+    from an `@lru_cache` / `@cache` function. Reported at the call that creates it.
+
+    ## Why is this bad?
+    A `Session` is not thread-safe and holds one transaction: concurrent requests interleave
+    their queries, see each other's uncommitted state, and one failed flush leaves the session
+    unusable for everybody until it is rolled back. An `AsyncSession` must not be shared between
+    concurrent tasks either.
+
+    ## Example
+    ```python
+    from fastapi import FastAPI
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    engine = create_engine("postgresql://localhost/app")
+    session = Session(engine)
+    app = FastAPI()
+    ```
+
+    ## Use instead
+    ```python
+    from fastapi import FastAPI
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    engine = create_engine("postgresql://localhost/app")
+    SessionLocal = sessionmaker(bind=engine)
+    app = FastAPI()
+
+
+    def get_db():
+        with SessionLocal() as session:
+            yield session
+    ```
+
+    ## Known problems
+    Not flagged: factories (`sessionmaker`, `async_sessionmaker`), engines, `scoped_session`
+    registries (see SL305), code under `if __name__ == "__main__":`, a module-level
+    `with Session(engine) as s:` block (it is closed at its end), test files (`test_*.py`,
+    `*_test.py`, `conftest.py`), alembic `env.py` and migration versions.
+
+    ## References
+    - [SQLAlchemy: Is the Session thread-safe?](https://docs.sqlalchemy.org/en/20/orm/session_basics.html#is-the-session-thread-safe-is-asyncsession-safe-to-share-in-concurrent-tasks)
+    - [FastAPI: SQL databases](https://fastapi.tiangolo.com/tutorial/sql-databases/)
+    """
+
+    code = "SL101"
+    name = "shared-session"
+    summary = "A session shared by all requests and threads"
+    severity = Severity.ERROR
+
+    def check(self, ctx: FileContext) -> Iterator[Report]:
+        file, model, index = ctx.file, ctx.model, ctx.index
+        if model.is_test_file(file):
+            return
+        for call in index.nodes(cst.Call):
+            if model.creation_kind(file, call) is None:
+                continue
+            where = self._shared_where(ctx, call)
+            if where is not None:
+                yield Report(
+                    call,
+                    f"Session created {where} is shared by every request and thread; "
+                    "create one per request in a dependency",
+                )
+
+    def _shared_where(self, ctx: FileContext, call: cst.Call) -> str | None:
+        file, model, index = ctx.file, ctx.model, ctx.index
+        parent = index.parent(call)
+        if isinstance(parent, cst.WithItem):
+            return None  # ``with Session(engine) as s:`` closes it at the end of the block
+        function = index.enclosing_function(call)
+        if function is None:
+            if model.under_main_guard(file, call):
+                return None
+            if index.scope_of(call).kind == "class":
+                return "in a class body"
+            return "at module scope"
+        if isinstance(parent, cst.Assign) and any(
+            _is_state_attribute(t.target) for t in parent.targets
+        ):
+            return "and stored on app.state"
+        if (
+            isinstance(function, cst.FunctionDef)
+            and model.is_cached(file, function)
+            and self._returned(ctx, call, function)
+        ):
+            return "in a cached function"
+        return None
+
+    @staticmethod
+    def _returned(ctx: FileContext, call: cst.Call, function: cst.FunctionDef) -> bool:
+        index = ctx.index
+        parent = index.parent(call)
+        if isinstance(parent, cst.Return):
+            return True
+        if isinstance(parent, cst.Assign):
+            names = {t.target.value for t in parent.targets if isinstance(t.target, cst.Name)}
+            return any(
+                isinstance(r.value, cst.Name) and r.value.value in names
+                for r in index.own_nodes(function, cst.Return)
+            )
+        return False
+
+
+def _is_state_attribute(target: cst.BaseExpression) -> bool:
+    """``app.state.db`` / ``request.app.state.db``."""
+    return (
+        isinstance(target, cst.Attribute)
+        and isinstance(target.value, cst.Attribute)
+        and target.value.attr.value == "state"
+    )

@@ -1,0 +1,224 @@
+"""SL201 write-without-commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from sessionlint.context import FileContext
+from sessionlint.diagnostics import Applicability, Severity
+from sessionlint.model import flow, names
+from sessionlint.model.index import Binding
+from sessionlint.model.semantic import call_args, method_call
+from sessionlint.rule import Report, Rule
+
+#: A flow fact: (session name, the write call left uncommitted).
+Pending = tuple[str, cst.Call]
+
+
+class WriteWithoutCommit(Rule):
+    """## What it does
+    In a function that owns the transaction — a route handler whose session comes from a
+    dependency that does not commit, or any function that created the session itself — flags a
+    write (`add`, `add_all`, `delete`, `merge`, `bulk_*`, or `execute()`/`exec()` of an
+    `insert`/`update`/`delete` statement) that some normal path leaves without `commit()`.
+    Paths that leave by `raise` do not count. Reported at the first write that some path
+    leaves uncommitted.
+
+    ## Why is this bad?
+    The session is closed at the end of the request and everything not committed is rolled
+    back: the client gets a success response and the data is silently lost.
+
+    ## Example
+    ```python
+    from fastapi import Depends, FastAPI
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    SessionLocal = sessionmaker(bind=create_engine("sqlite:///app.db"))
+    app = FastAPI()
+
+
+    def get_db():
+        with SessionLocal() as db:
+            yield db
+
+
+    @app.post("/items")
+    def create_item(item: dict, db: Session = Depends(get_db)):
+        db.add(item)
+        return item
+    ```
+
+    ## Use instead
+    ```python
+    from fastapi import Depends, FastAPI
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    SessionLocal = sessionmaker(bind=create_engine("sqlite:///app.db"))
+    app = FastAPI()
+
+
+    def get_db():
+        with SessionLocal() as db:
+            yield db
+
+
+    @app.post("/items")
+    def create_item(item: dict, db: Session = Depends(get_db)):
+        db.add(item)
+        db.commit()
+        return item
+    ```
+
+    ## Fix safety
+    The fix inserts `<name>.commit()` after the last write on the uncommitted path. It is
+    unsafe: committing earlier than the author meant can publish a half-finished change, and
+    sessionlint cannot know where the unit of work ends.
+
+    ## Known problems
+    Not flagged: writes inside `with s.begin():` / `with factory.begin() as s:`; sessions from
+    a unit-of-work dependency (one that commits after `yield`, or yields from
+    `factory.begin()`); functions that receive the session as a parameter and are not route
+    handlers (CRUD helpers, repositories, services); writes through attribute chains
+    (`self.session.add`); a session from a dependency sessionlint cannot see. Passing the
+    session to another function after the write counts as a commit (that function may commit).
+
+    ## References
+    - [SQLAlchemy: committing](https://docs.sqlalchemy.org/en/20/orm/session_basics.html#committing)
+    - [FastAPI: SQL databases](https://fastapi.tiangolo.com/tutorial/sql-databases/)
+    """
+
+    code = "SL201"
+    name = "write-without-commit"
+    summary = "A write that some path never commits"
+    severity = Severity.WARNING
+    fix_applicability = Applicability.UNSAFE
+
+    def check(self, ctx: FileContext) -> Iterator[Report]:
+        for function in ctx.index.nodes(cst.FunctionDef):
+            owned = self._owned_sessions(ctx, function)
+            if owned:
+                yield from self._check_function(ctx, function, owned)
+
+    def _owned_sessions(self, ctx: FileContext, function: cst.FunctionDef) -> set[str]:
+        """Names of the sessions whose transaction this function owns."""
+        file, model, index = ctx.file, ctx.model, ctx.index
+        scope = index.scopes[function]
+        owned: set[str] = set()
+        route = model.is_route_handler(file, function)
+        for name, bindings in scope.bindings.items():
+            if len(bindings) != 1:
+                continue
+            binding = bindings[0]
+            node = binding.node
+            if isinstance(node, cst.Param):
+                if not route or model.binding_kind(file, binding) is None:
+                    continue
+                dependency = model.dependency_function(file, node)
+                if dependency is None:
+                    continue
+                dep_file, dep, _ = dependency
+                if not model.function_info(dep_file, dep).unit_of_work:
+                    owned.add(name)
+            elif self._created_here(ctx, binding):
+                owned.add(name)
+        return owned
+
+    @staticmethod
+    def _created_here(ctx: FileContext, binding: Binding) -> bool:
+        node, model, file = binding.node, ctx.model, ctx.file
+        if isinstance(node, cst.WithItem):
+            item = node.item
+            return isinstance(item, cst.Call) and model.creation_kind(file, item) is not None
+        value = binding.value
+        return (
+            isinstance(node, cst.Assign | cst.AnnAssign)
+            and isinstance(value, cst.Call)
+            and model.creation_kind(file, value) is not None
+        )
+
+    def _check_function(
+        self, ctx: FileContext, function: cst.FunctionDef, owned: set[str]
+    ) -> Iterator[Report]:
+        file, model, index = ctx.file, ctx.model, ctx.index
+        events: dict[cst.CSTNode, list[tuple[str, str, cst.Call]]] = {}
+        for call in index.own_nodes(function, cst.Call):
+            event = self._event(ctx, function, call, owned)
+            if event is None:
+                continue
+            unit = flow.unit_of(index, call)
+            if unit is not None:
+                events.setdefault(unit, []).append(event)
+        if not any(kind == "write" for unit in events.values() for kind, _, _ in unit):
+            return
+
+        def transfer(unit: cst.CSTNode, facts: frozenset[Pending]) -> frozenset[Pending]:
+            for kind, name, call in sorted(events.get(unit, ()), key=lambda e: index.order[e[2]]):
+                if kind == "write":
+                    facts = facts | {(name, call)}
+                else:
+                    facts = frozenset(f for f in facts if f[0] != name)
+            return facts
+
+        pending = flow.analyze(function, transfer).exit_facts()
+        first: dict[str, cst.Call] = {}
+        for name, call in pending:
+            if name not in first or index.order[call] < index.order[first[name]]:
+                first[name] = call
+        for name, call in sorted(first.items(), key=lambda item: index.order[item[1]]):
+            method = method_call(call)
+            assert method is not None
+            yield Report(
+                call,
+                f"`{name}.{method[1]}()` is not followed by `{name}.commit()` on every path: "
+                "the write is rolled back when the session closes",
+            )
+        del file, model
+
+    def _event(
+        self, ctx: FileContext, function: cst.FunctionDef, call: cst.Call, owned: set[str]
+    ) -> tuple[str, str, cst.Call] | None:
+        """('write' | 'commit', session name, call) for calls that matter, else None."""
+        file, model, index = ctx.file, ctx.model, ctx.index
+        method = method_call(call)
+        if method is not None and isinstance(method[0], cst.Name) and method[0].value in owned:
+            name, attr = method[0].value, method[1]
+            if attr == "commit":
+                return "commit", name, call
+            is_write = attr in names.WRITE_METHODS or (
+                attr in names.EXECUTE_METHODS and self._is_dml(ctx, call)
+            )
+            if is_write and model.enclosing_begin(file, call, function) is None:
+                return "write", name, call
+            return None
+        # Handing the session to another function: it may commit; stay silent.
+        for arg in call.args:
+            if isinstance(arg.value, cst.Name) and arg.value.value in owned:
+                return "commit", arg.value.value, call
+        del index
+        return None
+
+    @staticmethod
+    def _is_dml(ctx: FileContext, call: cst.Call) -> bool:
+        positional, keywords = call_args(call)
+        statement = positional[0] if positional else keywords.get("statement")
+        seen = 0
+        while statement is not None and seen < 50:
+            seen += 1
+            if isinstance(statement, cst.Name):
+                bindings = ctx.index.lookup(statement.value, statement)
+                if len(bindings) != 1 or bindings[0].value is None:
+                    return False
+                statement = bindings[0].value
+                continue
+            if not isinstance(statement, cst.Call):
+                return False
+            qualname = ctx.model.callee_qualname(ctx.file, statement)
+            if qualname in names.DML_CONSTRUCTORS:
+                return True
+            func = statement.func
+            statement = func.value if isinstance(func, cst.Attribute) else None
+        return False
