@@ -9,8 +9,8 @@ The CLI, the flake8 plugin and the pre-commit hooks are thin layers over these f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sessionlint.config import Config, load_config
@@ -23,7 +23,14 @@ from sessionlint.registry import ALL_RULES
 from sessionlint.rule import Rule
 from sessionlint.versions import TargetVersions, VersionDetector
 
-__all__ = ["LintResult", "lint_paths", "lint_source", "selected_rules"]
+__all__ = [
+    "LintResult",
+    "clear_project_cache",
+    "lint_file_in_project",
+    "lint_paths",
+    "lint_source",
+    "selected_rules",
+]
 
 
 @dataclass
@@ -72,7 +79,7 @@ def _detector(config: Config) -> VersionDetector:
     return VersionDetector(
         override_fastapi=config.target_fastapi,
         override_sqlalchemy=config.target_sqlalchemy,
-        override_source="[tool.sessionlint]" if config.source is not None else "--target",
+        override_source="--target" if config.source is None else "[tool.sessionlint] or --target",
     )
 
 
@@ -84,13 +91,15 @@ def _lint_one(
     versions: TargetVersions,
     config: Config,
     rules: Sequence[type[Rule]],
+    *,
+    noqa: bool = True,
 ) -> tuple[list[Diagnostic], list[InternalError]]:
     active = [r for r in rules if path is None or not config.is_ignored_for(r.code, path)]
     if isinstance(file, ParseFailure):
         wanted = any(r.code == "SL001" for r in active)
         return ([parse_failure_diagnostic(display, file)] if wanted else []), []
     assert model is not None
-    return check_file(file, model, versions, active)
+    return check_file(file, model, versions, active, noqa=noqa)
 
 
 def lint_source(
@@ -132,6 +141,30 @@ def _internal_error_diagnostic(error: InternalError) -> Diagnostic:
                       error.describe())
 
 
+def _load_file(
+    path: Path, projects: dict[Path, tuple[Project, Model]], cfg: Config
+) -> tuple[SourceFile | ParseFailure, Project | None, Model | None, bytes | None]:
+    """Read and parse one file of a run into the project of its root (one project and one
+    model per root, shared by every file of the run: ``lint_paths`` and the fix loop).
+
+    Returns the parsed file (or why it failed), its project and model (None when the file
+    cannot be read) and the bytes read.
+    """
+    root = find_project_root(path)
+    if root not in projects:
+        project = Project(root)
+        projects[root] = (project, _model(project, cfg))
+    project, model = projects[root]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}"), None, None, None
+    source = parse_source(data, path=path.resolve(), display_path=str(path))
+    if isinstance(source, SourceFile):
+        project.add(source)
+    return source, project, model, data
+
+
 def lint_paths(
     paths: Sequence[str | Path],
     *,
@@ -141,6 +174,7 @@ def lint_paths(
     target_fastapi: str | None = None,
     target_sqlalchemy: str | None = None,
     isolated: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LintResult:
     """Lint files and directories (recursively, with the default excludes and .gitignore).
 
@@ -148,6 +182,9 @@ def lint_paths(
     above the first path is read (unless ``isolated``). Raises
     :class:`sessionlint.files.UsageError` for a path that does not exist and
     :class:`sessionlint.config.ConfigError` for a bad configuration.
+
+    ``progress(done, total)`` is called as the run advances; each file counts two steps
+    (reading and parsing, then checking).
     """
     given = [Path(p) for p in paths] or [Path(".")]
     if config is None:
@@ -158,31 +195,122 @@ def lint_paths(
     detector = _detector(cfg)
     result = LintResult(files_checked=len(files))
 
+    steps = 0
+
+    def advance() -> None:
+        nonlocal steps
+        steps += 1
+        if progress is not None:
+            progress(steps, 2 * len(files))
+
     projects: dict[Path, tuple[Project, Model]] = {}
     parsed: list[tuple[Path, SourceFile | ParseFailure, Project | None, Model | None]] = []
     for path in files:
-        root = find_project_root(path)
-        if root not in projects:
-            project = Project(root)
-            projects[root] = (project, _model(project, cfg))
-        project, model = projects[root]
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            failure = ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}")
-            parsed.append((path, failure, None, None))
-            continue
-        source = parse_source(data, path=path.resolve(), display_path=str(path))
-        if isinstance(source, SourceFile):
-            project.add(source)
+        advance()
+        source, project, model, _ = _load_file(path, projects, cfg)
         parsed.append((path, source, project, model))
 
-    for path, source, project, model in parsed:
+    for path, source, owner, owner_model in parsed:
+        advance()
         versions = detector.for_path(path)
-        if project is not None and project.root is not None:
-            result.versions.setdefault(str(project.root), versions)
-        diagnostics, errors = _lint_one(source, str(path), path, model, versions, cfg, rules)
+        if owner is not None and owner.root is not None:
+            result.versions.setdefault(str(owner.root), versions)
+        diagnostics, errors = _lint_one(source, str(path), path, owner_model, versions, cfg, rules)
         result.diagnostics.extend(diagnostics)
         result.internal_errors.extend(errors)
     result.diagnostics.sort(key=lambda d: d.sort_key)
+    return result
+
+
+# -- one file inside its project (the flake8 plugin, standard input) ----------------------------
+
+#: The projects kept by ``lint_file_in_project(..., cache=True)`` in this process, keyed by
+#: project root and configuration: the project (each module read and parsed once), its
+#: semantic model and its version detector. flake8 with ``-j`` forks workers that each build
+#: their own.
+_PROJECTS: dict[tuple[Path, Config], tuple[Project, Model, VersionDetector]] = {}
+
+
+def clear_project_cache() -> None:
+    """Forget the projects kept by ``lint_file_in_project(..., cache=True)``."""
+    _PROJECTS.clear()
+
+
+def _same_text(a: str, b: str) -> bool:
+    """Equal up to line endings (flake8 reads files with universal newlines)."""
+
+    def universal(text: str) -> str:
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
+    return a == b or universal(a) == universal(b)
+
+
+def lint_file_in_project(
+    path: str | Path,
+    source: str | bytes | None = None,
+    *,
+    config: Config | None = None,
+    display_path: str | None = None,
+    noqa: bool = True,
+    cache: bool = False,
+) -> LintResult:
+    """Lint one file as a module of its project, with the facts ``lint_paths`` would use.
+
+    ``source`` is the file's content (default: read from ``path``); ``path`` need not exist,
+    so standard input can be linted as if it were that file. The project root is the
+    nearest folder with ``pyproject.toml`` above ``path``; the other modules are read, when
+    a rule needs a fact from them, from disk. Without ``config``, the nearest
+    ``[tool.sessionlint]`` above ``path`` applies (:class:`sessionlint.config.ConfigError`
+    when it is invalid); the target versions are detected as in ``lint_paths``.
+
+    ``cache=True`` keeps each project for the rest of the process (see :data:`_PROJECTS`),
+    so linting many files of one project parses every module once; it assumes the files do
+    not change meanwhile (:func:`clear_project_cache` forgets them). A ``source`` that differs
+    from the file on disk is linted in a project of its own. ``noqa=False`` leaves
+    ``# noqa`` comments to the caller (flake8 applies them itself).
+    """
+    file_path = Path(path)
+    display = display_path if display_path is not None else str(path)
+    if config is None:
+        config = load_config(file_path)
+    rules = selected_rules(config)
+    root = find_project_root(file_path)
+    key = (root, config)
+    if key not in _PROJECTS or not cache:
+        project = Project(root)
+        entry = (project, _model(project, config), _detector(config))
+        if cache:
+            _PROJECTS[key] = entry
+    else:
+        entry = _PROJECTS[key]
+    project, model, detector = entry
+
+    file: SourceFile | ParseFailure | None = None
+    if cache and (source is None or isinstance(source, str)):
+        known = project.load(file_path)
+        if known is not None and (source is None or _same_text(known.text, source)):
+            file = known
+    if file is None:
+        if cache:  # the content differs from the cached module: a project of its own
+            project = Project(root)
+            model = _model(project, config)
+        if source is None:
+            try:
+                source = file_path.read_bytes()
+            except OSError as exc:
+                file = ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}")
+        if file is None:
+            assert source is not None
+            file = parse_source(source, path=file_path.resolve(), display_path=display)
+        if isinstance(file, SourceFile):
+            project.add(file)
+
+    versions = detector.for_path(file_path)
+    result = LintResult(files_checked=1, versions={str(project.root): versions})
+    diagnostics, errors = _lint_one(
+        file, display, file_path, model, versions, config, rules, noqa=noqa
+    )
+    # A module read earlier as another one's import carries the path it was found by.
+    result.diagnostics = [d if d.path == display else replace(d, path=display) for d in diagnostics]
+    result.internal_errors = [e if e.path == display else replace(e, path=display) for e in errors]
     return result

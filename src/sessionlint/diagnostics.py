@@ -9,7 +9,7 @@ from typing import Any
 
 import libcst as cst
 
-__all__ = ["Applicability", "Diagnostic", "Fix", "Severity"]
+__all__ = ["Applicability", "Diagnostic", "Fix", "Replacement", "Severity"]
 
 
 class Severity(str, enum.Enum):
@@ -25,6 +25,9 @@ class Applicability(str, enum.Enum):
     DISPLAY_ONLY = "display-only"
 
 
+#: What an old node is replaced with: a node, a removal, or several statements.
+Replacement = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]
+
 #: A fix's edit: given the current module, return the rewritten module.
 #: Edits are built by rules from the nodes they saw; the engine applies them.
 ModuleEdit = Callable[[cst.Module], cst.Module]
@@ -34,14 +37,17 @@ ModuleEdit = Callable[[cst.Module], cst.Module]
 class Fix:
     """A fix offered for a finding.
 
-    ``applicability`` says when it is applied; ``message`` says what it does. ``edit`` is
-    ``None`` for display-only suggestions; otherwise it rewrites the module. ``replacements``
-    (old node -> new node) lets the engine merge non-overlapping fixes into one pass.
+    ``applicability`` says when it is applied; ``message`` says what it does. ``replacements``
+    are (old node -> new node) pairs: the old node is a node of the tree the rule saw
+    (matched by identity), the new one a node, ``cst.RemovalSentinel.REMOVE`` or a
+    ``cst.FlattenSentinel`` (to insert statements next to a statement). The engine
+    (:mod:`sessionlint.fixes`) merges non-overlapping fixes into one pass. A display-only
+    fix has no replacements: its message is the suggestion.
     """
 
     applicability: Applicability
     message: str
-    replacements: tuple[tuple[cst.CSTNode, cst.CSTNode | cst.RemovalSentinel], ...] = ()
+    replacements: tuple[tuple[cst.CSTNode, Replacement], ...] = ()
     imports: tuple[tuple[str, str | None], ...] = ()
     """Imports the fix needs, as (module, name) pairs (name ``None`` for ``import module``)."""
 

@@ -8,9 +8,11 @@ ones the positions are keyed by.
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -26,6 +28,15 @@ from sessionlint.versions import TargetVersions
 __all__ = ["InternalError", "check_file", "parse_failure_diagnostic"]
 
 PARSE_ERROR_CODE = "SL001"
+
+#: Nodes whose first line may carry the ``noqa`` of what is reported inside them.
+_STATEMENT_LIKE = (
+    cst.SimpleStatementLine,
+    cst.BaseCompoundStatement,
+    cst.Decorator,
+    cst.ExceptHandler,
+    cst.ExceptStarHandler,
+)
 
 _NOQA = re.compile(
     r"#\s*(?:noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?"
@@ -71,8 +82,14 @@ def check_file(
     model: Model,
     versions: TargetVersions,
     rules: Sequence[type[Rule]],
+    *,
+    noqa: bool = True,
 ) -> tuple[list[Diagnostic], list[InternalError]]:
-    """Run ``rules`` on one parsed file. Never raises for anything in the user's code."""
+    """Run ``rules`` on one parsed file. Never raises for anything in the user's code.
+
+    ``noqa=False`` leaves ``# noqa`` comments to the caller (flake8 applies them itself);
+    ``# sessionlint: ignore[...]`` comments are always honoured.
+    """
     ctx = FileContext(file, model, versions)
     reports: list[tuple[type[Rule], Report]] = []
     errors: list[InternalError] = []
@@ -94,6 +111,7 @@ def check_file(
     positions = MetadataWrapper(file.module, unsafe_skip_copy=True).resolve(PositionProvider)
     seen: set[tuple[int, str]] = set()
     diagnostics: list[Diagnostic] = []
+    comments = _comments(file)
     for rule, report in reports:
         where: CodeRange | None = positions.get(report.node)
         if where is None:
@@ -102,7 +120,8 @@ def check_file(
         if (line, rule.code) in seen:
             continue  # one finding per (file, line, code)
         seen.add((line, rule.code))
-        if _suppressed(file, rule.code, (line, _statement_line(file, report.node, positions))):
+        lines = (line, _statement_line(file, report.node, positions))
+        if _suppressed(comments, rule.code, lines, noqa=noqa):
             continue
         diagnostics.append(
             Diagnostic(
@@ -123,31 +142,54 @@ def check_file(
     return diagnostics, errors
 
 
-def _statement_line(
-    file: SourceFile, node: cst.CSTNode, positions: object
-) -> int | None:
-    """The first line of the statement holding ``node`` (``noqa`` may sit there)."""
-    for anc in file.index.ancestors(node):
-        if isinstance(anc, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+def _statement_line(file: SourceFile, node: cst.CSTNode, positions: object) -> int | None:
+    """The first line of the statement holding ``node`` (``noqa`` may sit there).
+
+    A decorator and an ``except`` clause count as statements of their own: a comment on the
+    ``def`` or ``try`` line does not silence what is reported on them."""
+    for anc in (node, *file.index.ancestors(node)):
+        if isinstance(anc, _STATEMENT_LIKE):
             where = positions.get(anc)  # type: ignore[attr-defined]
             return where.start.line if where is not None else None
     return None
 
 
-def _suppressed(file: SourceFile, code: str, lines: tuple[int, int | None]) -> bool:
+def _comments(file: SourceFile) -> dict[int, str]:
+    """Line -> the comment on it. Only real comments count: ``"# noqa"`` inside a string
+    does not. When the tokenizer rejects what LibCST accepted (syntax newer than the running
+    Python), every line that holds a ``#`` is taken as it is."""
+    comments: dict[int, str] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(file.text).readline):
+            if token.type == tokenize.COMMENT:
+                comments[token.start[0]] = token.string
+    except (tokenize.TokenError, SyntaxError):
+        return {n: text for n, text in enumerate(file.lines, start=1) if "#" in text}
+    return comments
+
+
+def _suppressed(
+    comments: Mapping[int, str], code: str, lines: tuple[int, int | None], *, noqa: bool = True
+) -> bool:
+    """Whether a comment on one of ``lines`` silences ``code``.
+
+    ``# noqa`` silences everything; ``# noqa: SL101,SL3`` and ``# sessionlint: ignore[SL101]``
+    silence the codes listed and, like flake8, the codes that start with one of them.
+    """
     for line in lines:
-        if line is None or not 0 < line <= len(file.lines):
-            continue
-        text = file.lines[line - 1]
-        if "#" not in text:
+        text = comments.get(line) if line is not None else None
+        if text is None:
             continue
         for match in _NOQA.finditer(text):
-            listed = match.group("codes") or match.group("ignored")
-            if listed is None:
-                if match.group(0).lower().lstrip("#").strip().startswith("noqa"):
-                    return True  # bare ``# noqa``
+            if match.group("ignored") is not None:
+                listed = match.group("ignored")
+            elif not noqa:
                 continue
-            codes = {c.strip().upper() for c in re.split(r"[\s,]+", listed) if c.strip()}
-            if code in codes:
+            elif match.group("codes") is None:
+                return True  # a bare noqa, or one whose codes are not valid codes
+            else:
+                listed = match.group("codes")
+            codes = {c.upper() for c in re.split(r"[\s,]+", listed) if c}
+            if any(code.startswith(c) for c in codes):
                 return True
     return False

@@ -10,6 +10,12 @@ returns the facts that reach each normal exit (every ``return`` and the fall-thr
 
 Because the facts are joined by union, "some normal path ends with fact F" is exactly
 "F is in the exit set": enough for the gen/kill questions of SL104 and SL201/SL202.
+
+A rule that asks about an exception path seeds it with ``handler_entry``: the facts an
+``except`` handler starts from (SL202: "this handler swallowed a flush error"). A rule that asks
+"is X used again after this point on some path" records, in its transfer function, the units it
+sees while the fact holds: every unit reachable from the point is visited with the fact (a
+``break`` leaves the loop; only the end of the body and ``continue`` go round again).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from sessionlint.model.index import ModuleIndex
 F = TypeVar("F")
 Facts = frozenset[F]
 Transfer = Callable[[cst.CSTNode, frozenset[F]], frozenset[F]]
+HandlerEntry = Callable[[cst.ExceptHandler | cst.ExceptStarHandler], frozenset[F]]
 
 
 @dataclass
@@ -61,10 +68,13 @@ def unit_of(index: ModuleIndex, node: cst.CSTNode) -> cst.CSTNode | None:
 
 
 class _Walker(Generic[F]):
-    def __init__(self, transfer: Transfer[F]) -> None:
+    def __init__(self, transfer: Transfer[F], handler_entry: HandlerEntry[F] | None = None) -> None:
         self.transfer = transfer
+        self.handler_entry = handler_entry
         self.result: FlowResult[F] = FlowResult()
-        self.loop_exits: list[list[frozenset[F]]] = []
+        #: Per enclosing loop: facts at its ``break`` statements, and at its ``continue``s.
+        self.loop_breaks: list[list[frozenset[F]]] = []
+        self.loop_continues: list[list[frozenset[F]]] = []
 
     def block(self, body: Sequence[cst.BaseStatement] | cst.BaseSuite, facts: frozenset[F] | None) -> frozenset[F] | None:
         statements: Sequence[cst.CSTNode]
@@ -90,8 +100,10 @@ class _Walker(Generic[F]):
                 if isinstance(small, cst.Raise):
                     return None
                 if isinstance(small, cst.Break | cst.Continue):
-                    if self.loop_exits:
-                        self.loop_exits[-1].append(facts)
+                    is_break = isinstance(small, cst.Break)
+                    exits = self.loop_breaks if is_break else self.loop_continues
+                    if exits:
+                        exits[-1].append(facts)
                     return None
             return facts
         if isinstance(node, cst.If):
@@ -112,7 +124,8 @@ class _Walker(Generic[F]):
             return self.try_(node, facts)
         if isinstance(node, cst.Match):
             head = self.transfer(node, facts)
-            out: frozenset[F] | None = head
+            # No case may match, unless one is irrefutable (``case _:``, ``case x:``).
+            out: frozenset[F] | None = None if any(map(_irrefutable, node.cases)) else head
             for case in node.cases:
                 out = _join(out, self.block(case.body, head))
             return out
@@ -125,18 +138,20 @@ class _Walker(Generic[F]):
             and isinstance(node.test, cst.Name)
             and node.test.value == "True"
         )
-        self.loop_exits.append([])
+        self.loop_breaks.append([])
+        self.loop_continues.append([])
         current = head
         for _ in range(3):  # facts only grow: a few rounds reach the fixpoint
             after_body = self.block(node.body, current)
             joined = _join(head, after_body)
-            for exit_facts in self.loop_exits[-1]:
+            for exit_facts in self.loop_continues[-1]:  # ``continue`` goes round again
                 joined = _join(joined, exit_facts)
             assert joined is not None
             if joined == current:
                 break
             current = joined
-        breaks = self.loop_exits.pop()
+        breaks = self.loop_breaks.pop()
+        self.loop_continues.pop()
         out: frozenset[F] | None = None if infinite else current
         if node.orelse is not None and out is not None:
             out = self.block(node.orelse.body, out)
@@ -150,11 +165,20 @@ class _Walker(Generic[F]):
             body = self.block(node.orelse.body, body)
         out = body
         for handler in node.handlers:
-            # Exception paths do not count: a handler starts from no facts.
-            out = _join(out, self.block(handler.body, frozenset()))
+            # Exception paths do not count: a handler starts from no facts (or from what
+            # the rule seeds it with).
+            start: frozenset[F] = (
+                self.handler_entry(handler) if self.handler_entry is not None else frozenset()
+            )
+            out = _join(out, self.block(handler.body, start))
         if node.finalbody is not None and out is not None:
             out = self.block(node.finalbody.body, out)
         return out
+
+
+def _irrefutable(case: cst.MatchCase) -> bool:
+    pattern = case.pattern
+    return case.guard is None and isinstance(pattern, cst.MatchAs) and pattern.pattern is None
 
 
 def _join(a: frozenset[F] | None, b: frozenset[F] | None) -> frozenset[F] | None:
@@ -166,10 +190,17 @@ def _join(a: frozenset[F] | None, b: frozenset[F] | None) -> frozenset[F] | None
 
 
 def analyze(
-    function: cst.FunctionDef, transfer: Transfer[F], entry: frozenset[F] = frozenset()
+    function: cst.FunctionDef,
+    transfer: Transfer[F],
+    entry: frozenset[F] = frozenset(),
+    *,
+    handler_entry: HandlerEntry[F] | None = None,
 ) -> FlowResult[F]:
-    """Run ``transfer`` over ``function``'s body; return the facts at each normal exit."""
-    walker: _Walker[F] = _Walker(transfer)
+    """Run ``transfer`` over ``function``'s body; return the facts at each normal exit.
+
+    ``handler_entry(handler)`` gives the facts an ``except`` handler starts from (default:
+    none — exception paths do not count)."""
+    walker: _Walker[F] = _Walker(transfer, handler_entry)
     end = walker.block(function.body, entry)
     if end is not None:
         walker.result.exits.append((None, end))

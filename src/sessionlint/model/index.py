@@ -10,6 +10,7 @@ are bound in the enclosing scope, a harmless approximation for this linter's que
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,56 @@ class Scope:
         self.bindings.setdefault(binding.name, []).append(binding)
 
 
+_SKIPPED_FIELDS = frozenset(
+    {
+        "leading_lines", "lines_after_decorators", "lpar", "rpar", "semicolon", "header",
+        "footer", "trailing_whitespace", "newline", "equal", "colon", "lbracket", "rbracket",
+        "lbrace", "rbrace", "dot", "relative",
+    }
+)
+_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+_IS_NODE: dict[type, bool] = {}
+
+
+def _fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
+    names = [
+        f.name
+        for f in dataclasses.fields(kind)
+        if f.name not in _SKIPPED_FIELDS
+        and not f.name.startswith("whitespace")
+        and not f.name.endswith("comma")
+    ]
+    if kind in (cst.FunctionDef, cst.ClassDef):  # source order: decorators first, body last
+        names.sort(key=lambda n: (n != "decorators", n == "body"))
+    _FIELDS[kind] = tuple(names)
+    return _FIELDS[kind]
+
+
+def children_of(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The child nodes that matter to the model, in source order, without whitespace."""
+    kind = type(node)
+    names = _FIELDS.get(kind) or _fields(kind)
+    out: list[cst.CSTNode] = []
+    for name in names:
+        value = getattr(node, name)
+        value_type = type(value)
+        if value_type is list or value_type is tuple:
+            for item in value:
+                item_type = type(item)
+                is_node = _IS_NODE.get(item_type)
+                if is_node is None:
+                    is_node = _IS_NODE[item_type] = issubclass(item_type, cst.CSTNode)
+                if is_node:
+                    out.append(item)
+            continue
+        is_node = _IS_NODE.get(value_type)
+        if is_node is None:
+            is_node = _IS_NODE[value_type] = issubclass(value_type, cst.CSTNode)
+        if is_node:
+            out.append(value)
+    return out
+
+
 def _dotted(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.Name):
         return node.value
@@ -72,7 +123,7 @@ class ModuleIndex:
         self.module_scope = Scope("module", module, None)
         self.scopes[module] = self.module_scope
         self._own: dict[type[cst.CSTNode], dict[cst.CSTNode | None, list[cst.CSTNode]]] = {}
-        module.visit(_Indexer(self))
+        _Indexer(self).walk(module)
 
     # -- node queries -------------------------------------------------------------------
     def nodes(self, kind: type[N]) -> list[N]:
@@ -102,7 +153,7 @@ class ModuleIndex:
             parent = self.parents.get(cur)
             if parent is None:
                 return len(self.order)
-            siblings = parent.children
+            siblings = children_of(parent)
             i = next(k for k, c in enumerate(siblings) if c is cur)
             if i + 1 < len(siblings):
                 return self.order[siblings[i + 1]]
@@ -159,33 +210,56 @@ class ModuleIndex:
         return grouped.get(function, [])  # type: ignore[return-value]
 
 
-class _Indexer(cst.CSTVisitor):
-    def __init__(self, index: ModuleIndex) -> None:
-        self.ix = index
-        self.stack: list[cst.CSTNode] = []
-        self.scope = index.module_scope
-        self.counter = 0
+def module_bindings(module: cst.Module) -> Scope:
+    """The module scope alone, from the top-level statements (also inside module-level
+    ``if``/``try``/``with``/``for``), without walking function or class bodies.
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        ix = self.ix
-        if self.stack:
-            ix.parents[node] = self.stack[-1]
-        self.stack.append(node)
-        ix.order[node] = self.counter
-        self.counter += 1
-        kind = type(node)
-        ix.by_type[kind].append(node)
-        handler = _HANDLERS.get(kind)
-        if handler is not None:
-            handler(self, node)
-        return True
+    Other modules of the project only need this to answer "what does ``app.deps.get_db``
+    name?", at a fraction of the cost of a full :class:`ModuleIndex`.
+    """
+    scope = Scope("module", module, None)
+    binder = _Binder(scope)
+    pending: list[cst.CSTNode] = list(module.body)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, cst.SimpleStatementLine):
+            for small in node.body:
+                handler = _HANDLERS.get(type(small))
+                if handler is not None:
+                    getattr(binder, handler)(small)
+        elif isinstance(node, cst.FunctionDef | cst.ClassDef):
+            scope.add(Binding(node.name.value, node, scope))
+        elif isinstance(node, cst.If | cst.Try | cst.TryStar | cst.With | cst.For | cst.While):
+            if isinstance(node, cst.With):
+                binder.visit_with(node)
+            for child in node.children:
+                if isinstance(child, cst.IndentedBlock | cst.SimpleStatementSuite):
+                    pending.extend(child.body)
+                elif isinstance(child, cst.If | cst.Else | cst.Finally | cst.ExceptHandler
+                                | cst.ExceptStarHandler):
+                    pending.append(child)
+        elif isinstance(node, cst.Else | cst.Finally | cst.ExceptHandler | cst.ExceptStarHandler):
+            body = node.body
+            if isinstance(body, cst.IndentedBlock | cst.SimpleStatementSuite):
+                pending.extend(body.body)
+    return scope
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
-        if original_node is self.scope.node and self.scope.parent is not None:
-            self.scope = self.scope.parent
 
-    # -- binding helpers ----------------------------------------------------------------
+class _Binder:
+    """Records bindings into the current scope."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def visit_function(self, node: cst.FunctionDef) -> None:
+        self.scope.add(Binding(node.name.value, node, self.scope))
+
+    def visit_class(self, node: cst.ClassDef) -> None:
+        self.scope.add(Binding(node.name.value, node, self.scope))
+
+    def visit_lambda(self, node: cst.Lambda) -> None:
+        pass
+
     def bind_target(
         self,
         target: cst.BaseExpression,
@@ -200,34 +274,6 @@ class _Indexer(cst.CSTVisitor):
                 self.bind_target(element.value, node, None)
         elif isinstance(target, cst.StarredElement):
             self.bind_target(target.value, node, None)
-
-    def push(self, kind: ScopeKind, node: cst.CSTNode) -> Scope:
-        scope = Scope(kind, node, self.scope)
-        self.ix.scopes[node] = scope
-        self.scope = scope
-        return scope
-
-    def visit_function(self, node: cst.FunctionDef) -> None:
-        self.scope.add(Binding(node.name.value, node, self.scope))
-        scope = self.push("function", node)
-        self.bind_params(node.params, scope)
-
-    def bind_params(self, params: cst.Parameters, scope: Scope) -> None:
-        every = [*params.posonly_params, *params.params, *params.kwonly_params]
-        for extra in (params.star_arg, params.star_kwarg):
-            if isinstance(extra, cst.Param):
-                every.append(extra)
-        for param in every:
-            annotation = param.annotation.annotation if param.annotation else None
-            scope.add(Binding(param.name.value, param, scope, param.default, annotation))
-
-    def visit_lambda(self, node: cst.Lambda) -> None:
-        scope = self.push("lambda", node)
-        self.bind_params(node.params, scope)
-
-    def visit_class(self, node: cst.ClassDef) -> None:
-        self.scope.add(Binding(node.name.value, node, self.scope))
-        self.push("class", node)
 
     def visit_assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -288,19 +334,85 @@ class _Indexer(cst.CSTVisitor):
             self.scope.add(Binding(local, alias, self.scope, imported=f"{base}{sep}{name}"))
 
 
-_HANDLERS = {
-    cst.FunctionDef: _Indexer.visit_function,
-    cst.Lambda: _Indexer.visit_lambda,
-    cst.ClassDef: _Indexer.visit_class,
-    cst.Assign: _Indexer.visit_assign,
-    cst.AnnAssign: _Indexer.visit_ann_assign,
-    cst.With: _Indexer.visit_with,
-    cst.For: _Indexer.visit_for,
-    cst.CompFor: _Indexer.visit_comp_for,
-    cst.NamedExpr: _Indexer.visit_named_expr,
-    cst.ExceptHandler: _Indexer.visit_except,
-    cst.ExceptStarHandler: _Indexer.visit_except,
-    cst.TypeAlias: _Indexer.visit_type_alias,
-    cst.Import: _Indexer.visit_import,
-    cst.ImportFrom: _Indexer.visit_import_from,
+class _Indexer(_Binder):
+    """The full traversal: parents, order, nodes by type, every scope.
+
+    LibCST's ``visit`` rebuilds every node it passes (its own TODO says so), which costs
+    more than the parse; this walk reads the dataclass fields instead and skips whitespace.
+    """
+
+    def __init__(self, index: ModuleIndex) -> None:
+        super().__init__(index.module_scope)
+        self.ix = index
+
+    def walk(self, root: cst.CSTNode) -> None:
+        parents, order, by_type = self.ix.parents, self.ix.order, self.ix.by_type
+        handlers = _HANDLERS
+        stack: list[tuple[cst.CSTNode | None, cst.CSTNode | None]] = [(root, None)]
+        counter = 0
+        while stack:
+            node, parent = stack.pop()
+            if node is None:  # leaving a scope
+                assert self.scope.parent is not None
+                self.scope = self.scope.parent
+                continue
+            if parent is not None:
+                parents[node] = parent
+            order[node] = counter
+            counter += 1
+            kind = type(node)
+            by_type[kind].append(node)
+            handler = handlers.get(kind)
+            if handler is not None:
+                before = self.scope
+                getattr(self, handler)(node)
+                if self.scope is not before:
+                    stack.append((None, node))
+            children = children_of(node)
+            for child in reversed(children):
+                stack.append((child, node))
+
+    def push(self, kind: ScopeKind, node: cst.CSTNode) -> Scope:
+        scope = Scope(kind, node, self.scope)
+        self.ix.scopes[node] = scope
+        self.scope = scope
+        return scope
+
+    def visit_function(self, node: cst.FunctionDef) -> None:
+        super().visit_function(node)
+        self.bind_params(node.params, self.push("function", node))
+
+    def visit_lambda(self, node: cst.Lambda) -> None:
+        self.bind_params(node.params, self.push("lambda", node))
+
+    def visit_class(self, node: cst.ClassDef) -> None:
+        super().visit_class(node)
+        self.push("class", node)
+
+    @staticmethod
+    def bind_params(params: cst.Parameters, scope: Scope) -> None:
+        every = [*params.posonly_params, *params.params, *params.kwonly_params]
+        for extra in (params.star_arg, params.star_kwarg):
+            if isinstance(extra, cst.Param):
+                every.append(extra)
+        for param in every:
+            annotation = param.annotation.annotation if param.annotation else None
+            scope.add(Binding(param.name.value, param, scope, param.default, annotation))
+
+
+_HANDLERS: dict[type[cst.CSTNode], str] = {
+    cst.FunctionDef: "visit_function",
+    cst.Lambda: "visit_lambda",
+    cst.ClassDef: "visit_class",
+    cst.Assign: "visit_assign",
+    cst.AnnAssign: "visit_ann_assign",
+    cst.With: "visit_with",
+    cst.For: "visit_for",
+    cst.CompFor: "visit_comp_for",
+    cst.NamedExpr: "visit_named_expr",
+    cst.ExceptHandler: "visit_except",
+    cst.ExceptStarHandler: "visit_except",
+    cst.TypeAlias: "visit_type_alias",
+    cst.Import: "visit_import",
+    cst.ImportFrom: "visit_import_from",
 }

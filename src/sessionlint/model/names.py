@@ -57,6 +57,39 @@ CREATE_ASYNC_ENGINE = frozenset(
 
 TEXT = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text", "sqlmodel.text"})
 
+#: Other functions that build an engine (their result is an engine, like ``create_engine``).
+ENGINE_FROM_CONFIG = frozenset(
+    {"sqlalchemy.engine_from_config", "sqlalchemy.engine.engine_from_config",
+     "sqlalchemy.engine.create.engine_from_config"}
+)
+ASYNC_ENGINE_FROM_CONFIG = frozenset(
+    {"sqlalchemy.ext.asyncio.async_engine_from_config",
+     "sqlalchemy.ext.asyncio.engine.async_engine_from_config"}
+)
+#: Engine and connection classes (annotations that make a name an engine / a connection).
+ENGINE_CLASSES: dict[str, Kind] = {
+    "sqlalchemy.Engine": Kind.SYNC,
+    "sqlalchemy.engine.Engine": Kind.SYNC,
+    "sqlalchemy.engine.base.Engine": Kind.SYNC,
+    "sqlalchemy.future.Engine": Kind.SYNC,
+    "sqlalchemy.future.engine.Engine": Kind.SYNC,
+    "sqlalchemy.ext.asyncio.AsyncEngine": Kind.ASYNC,
+    "sqlalchemy.ext.asyncio.engine.AsyncEngine": Kind.ASYNC,
+}
+CONNECTION_CLASSES: dict[str, Kind] = {
+    "sqlalchemy.Connection": Kind.SYNC,
+    "sqlalchemy.engine.Connection": Kind.SYNC,
+    "sqlalchemy.engine.base.Connection": Kind.SYNC,
+    "sqlalchemy.future.Connection": Kind.SYNC,
+    "sqlalchemy.future.engine.Connection": Kind.SYNC,
+    "sqlalchemy.ext.asyncio.AsyncConnection": Kind.ASYNC,
+    "sqlalchemy.ext.asyncio.engine.AsyncConnection": Kind.ASYNC,
+}
+#: Modules whose exceptions SQLAlchemy raises from ``flush()``/``commit()`` (SL202).
+SQLALCHEMY_EXCEPTION_MODULES = ("sqlalchemy.exc.", "sqlalchemy.orm.exc.")
+#: Session methods that end a failed transaction (``rollback()`` or a reset) (SL202).
+SESSION_RESET_METHODS = frozenset({"rollback", "close", "invalidate", "reset"})
+
 #: DML statement constructors: ``execute(insert(...))`` is a write.
 DML_CONSTRUCTORS = frozenset(
     {
@@ -139,3 +172,51 @@ WRITE_METHODS = frozenset(
      "bulk_update_mappings"}
 )
 EXECUTE_METHODS = frozenset({"execute", "exec"})
+
+#: Work that outlives the request (SL105): FastAPI/Starlette background tasks, threads,
+#: executors, event-loop helpers.
+BACKGROUND_TASKS = frozenset(
+    {"fastapi.BackgroundTasks", "fastapi.background.BackgroundTasks",
+     "starlette.background.BackgroundTasks"}
+)
+BACKGROUND_TASK = frozenset({"starlette.background.BackgroundTask"})
+THREADS = frozenset({"threading.Thread", "threading.Timer"})
+EXECUTORS = frozenset(
+    {f"concurrent.futures.{cls}" for cls in ("Executor", "ThreadPoolExecutor", "ProcessPoolExecutor")}
+    | {"concurrent.futures.thread.ThreadPoolExecutor",
+       "concurrent.futures.process.ProcessPoolExecutor", "concurrent.futures._base.Executor"}
+)
+EVENT_LOOP_GETTERS = frozenset(
+    {"asyncio.get_running_loop", "asyncio.get_event_loop", "asyncio.events.get_running_loop",
+     "asyncio.events.get_event_loop", "asyncio.new_event_loop"}
+)
+#: Functions that block until the futures they receive are done.
+FUTURE_WAITERS = frozenset(
+    {"concurrent.futures.wait", "concurrent.futures.as_completed",
+     "concurrent.futures._base.wait", "concurrent.futures._base.as_completed"}
+)
+
+#: SQLAlchemy's StaticPool (SL402).
+STATIC_POOL = frozenset(
+    {"sqlalchemy.StaticPool", "sqlalchemy.pool.StaticPool", "sqlalchemy.pool.impl.StaticPool",
+     "sqlmodel.StaticPool"}
+)
+
+#: asyncio functions that run several awaitables at the same time (SL303).
+CONCURRENT_RUNNERS = frozenset(
+    {"asyncio.gather", "asyncio.tasks.gather", "asyncio.wait", "asyncio.tasks.wait",
+     "asyncio.as_completed", "asyncio.tasks.as_completed"}
+)
+#: Functions that start a task running concurrently with the caller (SL303).
+TASK_SPAWNERS = frozenset(
+    {"asyncio.create_task", "asyncio.tasks.create_task", "asyncio.ensure_future",
+     "asyncio.tasks.ensure_future"}
+)
+TASK_GROUPS = frozenset(
+    {"asyncio.TaskGroup", "asyncio.taskgroups.TaskGroup", "anyio.create_task_group"}
+)
+#: A ``scopefunc`` that scopes a registry per thread, like the default (SL305).
+THREAD_SCOPEFUNCS = frozenset(
+    {"threading.get_ident", "_thread.get_ident", "threading.current_thread",
+     "threading.get_native_id"}
+)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from sessionlint.model.index import ModuleIndex
+from sessionlint.model.index import ModuleIndex, Scope, module_bindings
 
 __all__ = ["ParseFailure", "Project", "SourceFile", "decode_source", "parse_source"]
 
@@ -29,6 +29,7 @@ _SKIP_DIRS = frozenset(
      "__pycache__", ".tox", ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".eggs"}
 )
 #: A project file is worth reading for the project-wide scan only if it mentions one of these.
+_ERROR_AT = re.compile(r"error at (\d+):(\d+):?")
 _SCAN_WORDS = re.compile(r"Depends|Security|add_api_route|add_api_websocket_route")
 
 
@@ -64,6 +65,13 @@ class SourceFile:
     @cached_property
     def index(self) -> ModuleIndex:
         return ModuleIndex(self.module)
+
+    @cached_property
+    def module_scope(self) -> Scope:
+        """The module-level bindings; cheap when the full index is not needed."""
+        if "index" in self.__dict__:
+            return self.index.module_scope
+        return module_bindings(self.module)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -107,7 +115,11 @@ def parse_source(
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         reason = _one_line(exc.message) or "invalid syntax"
-        return ParseFailure(max(exc.raw_line, 1), exc.raw_column + 1, f"syntax error: {reason}")
+        # ``raw_line`` can point past the error (LibCST #1028); the message has it right.
+        where = _ERROR_AT.search(exc.message)
+        line, column = (int(where[1]), int(where[2])) if where else (exc.raw_line, exc.raw_column)
+        reason = _ERROR_AT.sub("", reason.replace("parser error:", "")).strip(" :") or reason
+        return ParseFailure(max(line, 1), max(column, 1), f"syntax error: {reason}")
     except Exception as exc:  # LibCST raises other errors on some inputs (t-strings, ...)
         return ParseFailure(1, 1, f"cannot parse file: {type(exc).__name__}: {_one_line(str(exc))}")
     return SourceFile(module, text, path=path, display_path=display_path, encoding=encoding, bom=bom)
@@ -135,11 +147,24 @@ class Project:
         self.root = root.resolve() if root is not None else None
         self._files: dict[Path, SourceFile | None] = {}
         self._scan: list[SourceFile] | None = None
+        self._modules: dict[tuple[Path, str], tuple[SourceFile, list[str]] | None] = {}
 
     def add(self, source: SourceFile) -> None:
         """Register a file parsed by the caller (a file without a path is kept too)."""
         key = source.path.resolve() if source.path is not None else Path(f"<{id(source)}>")
         self._files[key] = source
+
+    def replace(self, old: SourceFile, new: SourceFile) -> None:
+        """Swap in a new version of a file (the fix loop re-parses each fixed file), also in
+        the project-wide scan. Use a fresh :class:`Model` afterwards: models cache facts
+        about the old file's nodes."""
+        if old.path is None:
+            self._files.pop(Path(f"<{id(old)}>"), None)
+        self.add(new)
+        if self._scan is not None:
+            self._scan = [f for f in self._scan if f is not old]
+            if _SCAN_WORDS.search(new.text):
+                self._scan.append(new)
 
     def load(self, path: Path) -> SourceFile | None:
         """The parsed file at ``path`` (read once), or None when it cannot be read or parsed."""
@@ -200,6 +225,15 @@ class Project:
         """
         if importer.path is None:
             return None
+        key = (importer.path.parent, dotted)
+        if key not in self._modules:
+            self._modules[key] = self._find_module(dotted, importer)
+        return self._modules[key]
+
+    def _find_module(
+        self, dotted: str, importer: SourceFile
+    ) -> tuple[SourceFile, list[str]] | None:
+        assert importer.path is not None
         level = len(dotted) - len(dotted.lstrip("."))
         parts = [p for p in dotted[level:].split(".") if p]
         if level:

@@ -7,6 +7,9 @@ It answers, through qualified names resolved across the project's modules:
   a call creates a new one (:meth:`Model.creation_kind`), whether a name is a session factory
   (:meth:`Model.factory_kind`), what kind of session an annotation or type alias denotes
   (:meth:`Model.annotation_kind`);
+* whether an expression holds an engine or a connection (:meth:`Model.engine_kind`,
+  :meth:`Model.is_engine`, :meth:`Model.connection_kind`), or certainly a ``str``
+  (:meth:`Model.is_string`);
 * which functions are route handlers, dependencies, ``@contextmanager`` functions, pytest
   fixtures or cached functions; what a dependency provides, whether it commits after ``yield``
   (:meth:`Model.function_info`);
@@ -18,17 +21,18 @@ import cycles) are cut by a guard and answer "unknown", which rules treat as "st
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TypeVar
 
 import libcst as cst
 
 from sessionlint.model import names
-from sessionlint.model.index import Binding, FunctionNode
+from sessionlint.model.index import Binding, FunctionNode, ModuleIndex
 from sessionlint.model.names import Kind
-from sessionlint.model.project import Project, SourceFile
+from sessionlint.model.project import Project, SourceFile, iter_python_files
 
 __all__ = ["Def", "External", "FunctionInfo", "Model", "ModuleRef", "Target"]
 
@@ -114,6 +118,27 @@ def method_call(node: cst.CSTNode) -> tuple[cst.BaseExpression, str] | None:
     return None
 
 
+def is_load(index: ModuleIndex, node: cst.Name) -> bool:
+    """``node`` reads a variable: it is not a binding target (assignment, ``for``, ``with``,
+    ``except``, walrus), a declared name (``def``, ``class``, parameter, import, ``global``),
+    a keyword argument's name or an attribute's name."""
+    parent = index.parent(node)
+    if isinstance(parent, cst.Attribute) and parent.attr is node:
+        return False
+    if isinstance(parent, cst.Arg) and parent.keyword is node:
+        return False
+    if isinstance(parent, cst.AssignTarget):
+        return False
+    return getattr(parent, "name", None) is not node and getattr(parent, "target", None) is not node
+
+
+def _mentions(node: cst.CSTNode, dotted: str) -> bool:
+    """``node`` contains a Name/Attribute chain spelled ``dotted``."""
+    if isinstance(node, cst.Name | cst.Attribute) and dotted_name(node) == dotted:
+        return True
+    return any(_mentions(child, dotted) for child in node.children)
+
+
 class Model:
     """Semantic questions about the files of one :class:`Project`."""
 
@@ -134,9 +159,15 @@ class Model:
         self._memo: dict[tuple[str, int], object] = {}
         self._active: set[tuple[str, int]] = set()
         self._dependencies: set[cst.CSTNode] | None = None
+        self._depends_calls: dict[cst.CSTNode, list[tuple[SourceFile, cst.Call]]] = {}
+        self._per_request: dict[cst.CSTNode, tuple[SourceFile, cst.FunctionDef]] | None = None
         self._registered_routes: set[cst.CSTNode] | None = None
         self._uses_fastapi: bool | None = None
         self._helper_io: dict[tuple[cst.FunctionDef, str], bool] = {}
+        self._project_texts: list[tuple[Path, str]] | None = None
+        self._attribute_uses: dict[
+            tuple[int, str, str], list[tuple[SourceFile, cst.Attribute]]
+        ] = {}
 
     # -- memoisation with a recursion guard --------------------------------------------------
     def _cached(self, tag: str, key: object, compute: Callable[[], T], default: T) -> T:
@@ -188,7 +219,7 @@ class Model:
         return self._member(module_file, rest, depth + 1)
 
     def _member(self, file: SourceFile, attrs: list[str], depth: int) -> Target | None:
-        bindings = file.index.module_scope.bindings.get(attrs[0])
+        bindings = file.module_scope.bindings.get(attrs[0])
         if not bindings:
             if file.name == "__init__.py":  # a submodule of a package
                 return self._resolve_dotted(file, "." + ".".join(attrs), depth + 1)
@@ -473,6 +504,30 @@ class Model:
     def is_scoped_registry(self, file: SourceFile, call: cst.Call) -> bool:
         return self.callee_qualname(file, call) in names.SCOPED_SESSIONS
 
+    def from_scoped_registry(self, file: SourceFile, call: cst.Call) -> bool:
+        """``call`` asks a ``scoped_session``/``async_scoped_session`` registry for its
+        current session (``Scoped()``, also through an alias or an import): the registry owns
+        that session and may hand the same one out again, so it is not a new session."""
+        expr: cst.BaseExpression = call.func
+        for _ in range(_MAX_DEPTH):
+            if isinstance(expr, cst.Call):
+                return self.is_scoped_registry(file, expr)
+            target = self.resolve(file, expr)
+            if not isinstance(target, Def):
+                return False
+            file, binding = target.file, target.binding
+            annotation = binding.annotation
+            if isinstance(annotation, cst.Subscript):
+                annotation = annotation.value
+            if annotation is not None and (
+                self.qualname(file, annotation, binding.node) in names.SCOPED_SESSIONS
+            ):
+                return True
+            if not isinstance(binding.node, cst.Assign | cst.AnnAssign) or binding.value is None:
+                return False
+            expr = binding.value
+        return False
+
     def annotation_kind(
         self, file: SourceFile, annotation: cst.BaseExpression, at: cst.CSTNode | None = None
     ) -> Kind | None:
@@ -532,6 +587,212 @@ class Model:
         if isinstance(node, cst.TypeAlias | cst.Assign | cst.AnnAssign):
             return self.annotation_kind(file, binding.value, node)
         return None
+
+    # -- engines and connections ----------------------------------------------------------
+    def engine_kind(self, file: SourceFile, expr: cst.BaseExpression) -> Kind | None:
+        """``SYNC`` when ``expr`` holds an ``Engine``, ``ASYNC`` for an ``AsyncEngine``, else
+        None: a ``create_engine(...)``/``create_async_engine(...)``/``engine_from_config(...)``
+        call (any spelling), a name bound to one (also imported from a project module), a name
+        annotated ``Engine``/``AsyncEngine``, or a call of a project function returning one."""
+        return self._cached("engine", expr, lambda: self._engine_kind(file, expr), None)
+
+    def is_engine(self, file: SourceFile, expr: cst.BaseExpression) -> bool:
+        """``expr`` holds a (sync or async) SQLAlchemy engine."""
+        return self.engine_kind(file, expr) is not None
+
+    def _engine_kind(self, file: SourceFile, expr: cst.BaseExpression) -> Kind | None:
+        if isinstance(expr, cst.Call):
+            qualname = self.callee_qualname(file, expr)
+            if qualname in names.CREATE_ENGINE or qualname in names.ENGINE_FROM_CONFIG:
+                return Kind.SYNC
+            if qualname in names.CREATE_ASYNC_ENGINE or qualname in names.ASYNC_ENGINE_FROM_CONFIG:
+                return Kind.ASYNC
+            fn = self.function_def(file, expr.func)
+            if fn is None or fn[1].asynchronous is not None:
+                return None
+            fn_file, function = fn
+            if function.returns is not None:
+                kind = self._class_annotation_kind(
+                    fn_file, function.returns.annotation, function, names.ENGINE_CLASSES
+                )
+                if kind is not None:
+                    return kind
+            returns = [r.value for r in fn_file.index.own_nodes(function, cst.Return)]
+            if not returns or any(r is None for r in returns):
+                return None
+            kinds = {self.engine_kind(fn_file, r) for r in returns if r is not None}
+            return kinds.pop() if len(kinds) == 1 else None
+        return self._bound_kind(file, expr, self._engine_binding_kind)
+
+    def _engine_binding_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
+        if binding.annotation is not None:
+            kind = self._class_annotation_kind(
+                file, binding.annotation, binding.node, names.ENGINE_CLASSES
+            )
+            if kind is not None:
+                return kind
+        node, value = binding.node, binding.value
+        if isinstance(node, cst.Assign | cst.AnnAssign | cst.NamedExpr) and value is not None:
+            return self.engine_kind(file, value)
+        return None
+
+    def connection_kind(self, file: SourceFile, expr: cst.BaseExpression) -> Kind | None:
+        """``SYNC`` when ``expr`` holds a ``Connection``, ``ASYNC`` for an ``AsyncConnection``:
+        ``with engine.connect()/engine.begin() as conn`` (also ``async with``), ``conn =
+        engine.connect()``, ``session.connection()`` (also awaited), ``conn.execution_options(
+        ...)``, or a name annotated ``Connection``/``AsyncConnection``; else None."""
+        return self._cached("connection", expr, lambda: self._connection_kind(file, expr), None)
+
+    def _connection_kind(self, file: SourceFile, expr: cst.BaseExpression) -> Kind | None:
+        if isinstance(expr, cst.Await):
+            expr = expr.expression
+        if isinstance(expr, cst.Call):
+            method = method_call(expr)
+            if method is None:
+                return None
+            receiver, attr = method
+            if attr == "connect":
+                return self.engine_kind(file, receiver)
+            if attr == "connection":
+                return self.session_kind(file, receiver)
+            if attr == "execution_options":
+                return self.connection_kind(file, receiver)
+            return None
+        return self._bound_kind(file, expr, self._connection_binding_kind)
+
+    def _connection_binding_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
+        node = binding.node
+        if binding.annotation is not None:
+            kind = self._class_annotation_kind(
+                file, binding.annotation, node, names.CONNECTION_CLASSES
+            )
+            if kind is not None:
+                return kind
+        if isinstance(node, cst.WithItem):
+            method = method_call(node.item)
+            if method is not None and method[1] == "begin":
+                return self.engine_kind(file, method[0])  # ``with engine.begin() as conn``
+            return self.connection_kind(file, node.item)
+        value = binding.value
+        if isinstance(node, cst.Assign | cst.AnnAssign | cst.NamedExpr) and value is not None:
+            return self.connection_kind(file, value)
+        return None
+
+    def _bound_kind(
+        self,
+        file: SourceFile,
+        expr: cst.BaseExpression,
+        per_binding: Callable[[SourceFile, Binding], Kind | None],
+    ) -> Kind | None:
+        """The kind every binding of a Name (or a project module attribute) agrees on."""
+        if isinstance(expr, cst.Attribute):
+            target = self.resolve(file, expr)
+            return per_binding(target.file, target.binding) if isinstance(target, Def) else None
+        if not isinstance(expr, cst.Name):
+            return None
+        kinds: set[Kind | None] = set()
+        for binding in file.index.lookup(expr.value, expr):
+            if binding.imported is not None:
+                target = self._resolve_dotted(file, binding.imported, 0)
+                if isinstance(target, Def):
+                    kinds.add(per_binding(target.file, target.binding))
+                else:
+                    kinds.add(None)
+                continue
+            value = binding.value
+            if (
+                isinstance(binding.node, cst.Assign | cst.AnnAssign)
+                and binding.annotation is None
+                and isinstance(value, cst.Name)
+                and value.value == "None"
+            ):
+                continue  # ``engine = None`` before ``engine = create_engine(...)``
+            kinds.add(per_binding(file, binding))
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def _class_annotation_kind(
+        self,
+        file: SourceFile,
+        annotation: cst.BaseExpression,
+        at: cst.CSTNode,
+        classes: dict[str, Kind],
+    ) -> Kind | None:
+        """The kind an annotation naming one of ``classes`` denotes (also ``Optional``,
+        ``Annotated``, ``X | None`` and string annotations)."""
+        if isinstance(annotation, cst.SimpleString):
+            text = annotation.evaluated_value
+            try:
+                parsed = cst.parse_expression(text) if isinstance(text, str) else None
+            except Exception:
+                return None
+            if parsed is None:
+                return None
+            return self._class_annotation_kind(file, parsed, at, classes)
+        if isinstance(annotation, cst.Subscript):
+            base = self.qualname(file, annotation.value, at)
+            elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
+            if not elements:
+                return None
+            if base in names.ANNOTATED or base in names.OPTIONAL:
+                return self._class_annotation_kind(file, elements[0], at, classes)
+            if base not in names.UNION:
+                return None
+        elif isinstance(annotation, cst.BinaryOperation) and isinstance(
+            annotation.operator, cst.BitOr
+        ):
+            elements = [annotation.left, annotation.right]
+        elif isinstance(annotation, cst.Name | cst.Attribute):
+            return classes.get(self.qualname(file, annotation, at) or "")
+        else:
+            return None
+        kinds = {self._class_annotation_kind(file, e, at, classes) for e in elements}
+        kinds.discard(None)
+        return kinds.pop() if len(kinds) == 1 else None
+
+    # -- strings --------------------------------------------------------------------------
+    def is_string(self, file: SourceFile, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        """``expr`` certainly evaluates to a ``str``: a string literal or f-string, ``%``
+        formatting or ``+`` concatenation of a string, ``"...".format(...)``/``.join(...)``,
+        or a name every binding of which is such a value (a local, a module constant, also
+        imported from a project module). Parameters and unknown names are not."""
+        if depth > _MAX_DEPTH:
+            return False
+        if isinstance(expr, cst.SimpleString | cst.ConcatenatedString | cst.FormattedString):
+            return True
+        if isinstance(expr, cst.BinaryOperation):
+            if isinstance(expr.operator, cst.Modulo):
+                return self.is_string(file, expr.left, depth + 1)
+            if isinstance(expr.operator, cst.Add):
+                return self.is_string(file, expr.left, depth + 1) or self.is_string(
+                    file, expr.right, depth + 1
+                )
+            return False
+        if isinstance(expr, cst.Call):
+            method = method_call(expr)
+            return (
+                method is not None
+                and method[1] in ("format", "join")
+                and self.is_string(file, method[0], depth + 1)
+            )
+        if not isinstance(expr, cst.Name):
+            return False
+        bindings = file.index.lookup(expr.value, expr)
+        if not bindings:
+            return False
+        for binding in bindings:
+            if binding.imported is not None:
+                target = self._resolve_dotted(file, binding.imported, 0)
+                if not isinstance(target, Def):
+                    return False
+                value_file, value = target.file, target.binding.value
+                node = target.binding.node
+            else:
+                value_file, value, node = file, binding.value, binding.node
+            if not isinstance(node, cst.Assign | cst.AnnAssign | cst.NamedExpr) or value is None:
+                return False
+            if not self.is_string(value_file, value, depth + 1):
+                return False
+        return True
 
     # -- dependencies ---------------------------------------------------------------------
     def is_depends_call(self, file: SourceFile, node: cst.CSTNode) -> bool:
@@ -653,13 +914,114 @@ class Model:
                         init = target[0].index.scopes[node].bindings.get("__init__")
                         if init and isinstance(init[-1].node, cst.FunctionDef):
                             found.add(init[-1].node)
+                            self._depends_calls.setdefault(init[-1].node, []).append((file, call))
                     else:
                         found.add(node)
+                        self._depends_calls.setdefault(node, []).append((file, call))
             self._dependencies = found
         return self._dependencies
 
+    def depends_calls_for(self, fn: cst.CSTNode) -> list[tuple[SourceFile, cst.Call]]:
+        """Every ``Depends(fn)``/``Security(fn)`` call of the project that names ``fn`` (a
+        function, or the ``__init__`` of a class used as a dependency), with its file; found
+        by the same project scan as :meth:`dependencies`. Empty when ``fn`` is no dependency."""
+        self.dependencies()
+        return self._depends_calls.get(fn, [])
+
     def is_dependency(self, file: SourceFile, fn: FunctionNode) -> bool:
         return fn in self.dependencies()
+
+    def per_request_functions(self) -> dict[cst.CSTNode, tuple[SourceFile, cst.FunctionDef]]:
+        """Functions that run on every request: route handlers, dependencies (functions and
+        the ``__init__`` of class dependencies) and the project functions they call,
+        transitively (plain calls of project functions; ``Cls(...)`` enters ``Cls.__init__``).
+        Maps each one to (its file, the handler or dependency that reaches it).
+
+        Not entered: ``@lru_cache``/``@cache`` functions, pytest fixtures and functions named
+        ``main``; calls that initialise a lazy singleton (:meth:`is_lazy_init`) are not
+        followed. Handlers are looked for in the files of the run and in the files of the
+        project-wide dependency scan."""
+        if self._per_request is None:
+            reached: dict[cst.CSTNode, tuple[SourceFile, cst.FunctionDef]] = {}
+            queue: deque[tuple[SourceFile, cst.FunctionDef, cst.FunctionDef]] = deque()
+            dependencies = self.dependencies()
+            files: dict[int, SourceFile] = {}
+            for file in [*self.project.files(), *self.project.scan_files()]:
+                files.setdefault(id(file), file)
+            for file in files.values():
+                for fn in file.index.nodes(cst.FunctionDef):
+                    if fn in dependencies or self.is_route_handler(file, fn):
+                        queue.append((file, fn, fn))
+            while queue:
+                file, fn, root = queue.popleft()
+                if fn in reached or not self._runs_on_each_call(file, fn):
+                    continue
+                reached[fn] = (file, root)
+                for call in file.index.own_nodes(fn, cst.Call):
+                    if self.is_lazy_init(file, call):
+                        continue
+                    callee = self._called_function(file, call)
+                    if callee is not None and callee[1] not in reached:
+                        queue.append((callee[0], callee[1], root))
+            self._per_request = reached
+        return self._per_request
+
+    def _runs_on_each_call(self, file: SourceFile, fn: cst.FunctionDef) -> bool:
+        return not (
+            fn.name.value == "main" or self.is_cached(file, fn) or self.is_pytest_fixture(file, fn)
+        )
+
+    def _called_function(
+        self, file: SourceFile, call: cst.Call
+    ) -> tuple[SourceFile, cst.FunctionDef] | None:
+        """The project function a call runs: the function named, or ``Cls.__init__``."""
+        target = self.resolve(file, call.func, call)
+        if not isinstance(target, Def):
+            return None
+        node = target.binding.node
+        if isinstance(node, cst.FunctionDef):
+            return target.file, node
+        if isinstance(node, cst.ClassDef):
+            init = target.file.index.scopes[node].bindings.get("__init__")
+            if init and isinstance(init[-1].node, cst.FunctionDef):
+                return target.file, init[-1].node
+        return None
+
+    def is_lazy_init(self, file: SourceFile, call: cst.Call) -> bool:
+        """The call's result is kept across calls and built once: it is assigned to a
+        ``global``/``nonlocal`` name, or to an attribute or item that an ``if`` test of the
+        same function checks (``if _engine is None:``, ``if not self._engine:``,
+        ``if url not in _engines:``)."""
+        index = file.index
+        fn = index.enclosing_function(call)
+        if not isinstance(fn, cst.FunctionDef):
+            return False
+        parent = index.parent(call)
+        if isinstance(parent, cst.Assign) and parent.value is call:
+            targets = [t.target for t in parent.targets]
+        elif isinstance(parent, cst.AnnAssign) and parent.value is call:
+            targets = [parent.target]
+        else:
+            return False
+        declared: set[str] = set()
+        scoped: list[cst.Global | cst.Nonlocal] = [
+            *index.own_nodes(fn, cst.Global),
+            *index.own_nodes(fn, cst.Nonlocal),
+        ]
+        for statement in scoped:
+            declared.update(n.name.value for n in statement.names)
+        for target in targets:
+            if isinstance(target, cst.Name):
+                if target.value in declared:
+                    return True
+                continue
+            key = dotted_name(target.value if isinstance(target, cst.Subscript) else target)
+            if key is None:
+                continue
+            for branch in index.own_nodes(fn, cst.If):
+                if _mentions(branch.test, key):
+                    return True
+        return False
 
     # -- functions ------------------------------------------------------------------------
     def decorator_qualnames(self, file: SourceFile, fn: cst.FunctionDef) -> list[str]:
@@ -753,11 +1115,61 @@ class Model:
         return self._uses_fastapi
 
     def _imports_fastapi(self, file: SourceFile) -> bool:
-        for bindings in file.index.module_scope.bindings.values():
+        for bindings in file.module_scope.bindings.values():
             for binding in bindings:
                 if binding.imported is not None and binding.imported.split(".")[0] == "fastapi":
                     return True
         return False
+
+    def files_mentioning(self, *words: str) -> list[SourceFile]:
+        """The files of the run, and every project file (read once per run), whose text
+        contains all ``words``."""
+        found = [f for f in self.project.files() if all(w in f.text for w in words)]
+        if self.project.root is None:
+            return found
+        if self._project_texts is None:
+            texts = []
+            for path in iter_python_files(self.project.root):
+                try:
+                    texts.append((path, path.read_text(encoding="utf-8", errors="replace")))
+                except OSError:
+                    continue
+            self._project_texts = texts
+        for path, text in self._project_texts:
+            if all(w in text for w in words):
+                source = self.project.load(path)
+                if source is not None and not any(source is f for f in found):
+                    found.append(source)
+        return found
+
+    def attribute_uses(
+        self, file: SourceFile, name: str, attr: str
+    ) -> list[tuple[SourceFile, cst.Attribute]]:
+        """Every ``<name>.<attr>`` expression of the project (called or not) whose ``<name>``
+        is the module-level name ``name`` of ``file``: used in that module, imported into
+        another one (also under an alias), or reached as ``module.name``. Searches the files
+        of the run and every project file that mentions both words.
+
+        ``attribute_uses(db_file, "ScopedSession", "remove")`` finds the ``remove()`` calls
+        of a registry across the project."""
+        key = (id(file), name, attr)
+        if key not in self._attribute_uses:
+            found: list[tuple[SourceFile, cst.Attribute]] = []
+            for other in self.files_mentioning(name, attr):
+                for node in other.index.nodes(cst.Attribute):
+                    if node.attr.value != attr:
+                        continue
+                    target = self.resolve(other, node.value)
+                    if (
+                        isinstance(target, Def)
+                        and target.file is file
+                        and target.binding.name == name
+                        and target.binding.scope.kind == "module"
+                    ):
+                        found.append((other, node))
+            self._memo[("keep", id(file))] = file
+            self._attribute_uses[key] = found
+        return self._attribute_uses[key]
 
     def function_info(self, file: SourceFile, fn: cst.FunctionDef) -> FunctionInfo:
         cached = self._memo.get(("info", id(fn)))
@@ -817,21 +1229,35 @@ class Model:
         return self.annotation_kind(file, annotation, fn)
 
     def enclosing_begin(
-        self, file: SourceFile, node: cst.CSTNode, stop: cst.CSTNode | None = None
+        self,
+        file: SourceFile,
+        node: cst.CSTNode,
+        stop: cst.CSTNode | None = None,
+        *,
+        savepoints: bool = False,
     ) -> cst.With | None:
         """The nearest ``with X.begin()`` block around ``node`` (inside ``stop``) where X is
-        a session or a session factory: its body commits on exit."""
+        a session or a session factory: its body commits on exit. With ``savepoints``,
+        ``with s.begin_nested()`` blocks count too (they roll back on an exception, but
+        commit only the savepoint)."""
         for anc in file.index.ancestors(node):
             if anc is stop:
                 return None
-            if isinstance(anc, cst.With) and self.is_begin_with(file, anc):
+            if isinstance(anc, cst.With) and self.is_begin_with(
+                file, anc, savepoints=savepoints
+            ):
                 return anc
         return None
 
-    def is_begin_with(self, file: SourceFile, with_node: cst.With) -> bool:
+    def is_begin_with(
+        self, file: SourceFile, with_node: cst.With, *, savepoints: bool = False
+    ) -> bool:
+        """``with X.begin()`` (or ``X.begin_nested()`` with ``savepoints``) on a session or
+        a session factory."""
+        wanted = ("begin", "begin_nested") if savepoints else ("begin",)
         for item in with_node.items:
             method = method_call(item.item)
-            if method is None or method[1] != "begin":
+            if method is None or method[1] not in wanted:
                 continue
             receiver = method[0]
             if self.session_kind(file, receiver) is not None:

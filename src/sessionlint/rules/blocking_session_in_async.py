@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Applicability, Severity
+from sessionlint.diagnostics import Applicability, Fix, Severity
 from sessionlint.model import names
 from sessionlint.model.names import Kind
 from sessionlint.model.semantic import method_call
@@ -71,8 +71,11 @@ class BlockingSessionInAsync(Rule):
 
     ## Fix safety
     The fix turns `async def` into `def` (FastAPI then runs the endpoint in its threadpool).
-    It is unsafe: callers that `await` the function break, and it is only offered when the
-    function contains no `await`, `async for` or `async with`.
+    It is unsafe: code that expects a coroutine function breaks. It is only offered when the
+    function contains no `await`, `async for`, `async with` or async comprehension of its own,
+    is neither an `@asynccontextmanager` nor a special method, and is not called in the same
+    file; otherwise the suggestion is to use an `AsyncSession` or to move the blocking work
+    out of the `async def`.
 
     ## Known problems
     Not flagged: sync `def` functions (FastAPI runs them in a threadpool); code in a nested
@@ -100,7 +103,10 @@ class BlockingSessionInAsync(Rule):
         for function in index.nodes(cst.FunctionDef):
             if function.asynchronous is None:
                 continue
+            fix: Fix | None = None
             for call in index.own_nodes(function, cst.Call):
+                if fix is None:
+                    fix = _sync_def_fix(ctx, function)
                 method = method_call(call)
                 if (
                     method is not None
@@ -112,6 +118,7 @@ class BlockingSessionInAsync(Rule):
                         call,
                         f"`{receiver}.{method[1]}()` on a sync session blocks the event loop "
                         f"inside `async def {function.name.value}`",
+                        fix=fix,
                     )
                     continue
                 for callee_file, callee, param in model.session_arguments(
@@ -122,5 +129,48 @@ class BlockingSessionInAsync(Rule):
                             call,
                             f"`{callee.name.value}()` does blocking I/O on the sync session "
                             f"it receives, inside `async def {function.name.value}`",
+                            fix=fix,
                         )
                         break
+
+
+def _sync_def_fix(ctx: FileContext, function: cst.FunctionDef) -> Fix:
+    """``async def`` -> ``def`` when nothing in the function needs the event loop."""
+    name = function.name.value
+    display = Fix(
+        Applicability.DISPLAY_ONLY,
+        f"Use an `AsyncSession`, or move the blocking work out of `async def {name}` "
+        "(a sync `def`, or `run_in_threadpool`)",
+    )
+    if function.asynchronous is None or _needs_async(ctx, function):
+        return display
+    return Fix(
+        Applicability.UNSAFE,
+        f"Make `{name}` a sync `def` (FastAPI runs it in a threadpool)",
+        replacements=((function.asynchronous, cst.RemovalSentinel.REMOVE),),
+    )
+
+
+def _needs_async(ctx: FileContext, function: cst.FunctionDef) -> bool:
+    """The function awaits, iterates or enters asynchronously, is an async context manager or
+    a special method (``__aenter__``...), or is called in this file (its callers expect a
+    coroutine): turning it into ``def`` would break those."""
+    file, model, index = ctx.file, ctx.model, ctx.index
+    if index.own_nodes(function, cst.Await):
+        return True
+    if (
+        any(n.asynchronous is not None for n in index.own_nodes(function, cst.For))
+        or any(n.asynchronous is not None for n in index.own_nodes(function, cst.With))
+        or any(n.asynchronous is not None for n in index.own_nodes(function, cst.CompFor))
+    ):
+        return True
+    name = function.name.value
+    if model.is_contextmanager(file, function) or (name.startswith("__") and name.endswith("__")):
+        return True
+    for call in index.nodes(cst.Call):
+        func = call.func
+        if (isinstance(func, cst.Name) and func.value == name) or (
+            isinstance(func, cst.Attribute) and func.attr.value == name
+        ):
+            return True
+    return False

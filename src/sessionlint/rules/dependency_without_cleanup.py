@@ -7,9 +7,11 @@ from collections.abc import Iterator
 import libcst as cst
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Applicability, Severity
+from sessionlint.diagnostics import Applicability, Fix, Replacement, Severity
+from sessionlint.edits import call_statement, is_method_call_statement, statement_in_block
 from sessionlint.model import names
 from sessionlint.model.index import Binding
+from sessionlint.model.names import Kind
 from sessionlint.rule import Report, Rule
 
 
@@ -55,9 +57,14 @@ class DependencyWithoutCleanup(Rule):
     ```
 
     ## Fix safety
-    The fix wraps the `yield` and the code after it in `try:` / `finally: db.close()`. It is
-    safe: closing a session twice is harmless, and on the normal path the same statements run
-    in the same order.
+    The fix wraps the `yield` and the statements after it in the same block in `try:` /
+    `finally: db.close()` (`await db.close()` for an `AsyncSession` in an async generator). A
+    `db.close()` that ended the block becomes the `finally` body; a `try` around the `yield`
+    that has `except` handlers but no `finally` gets the `finally` (the handlers still run
+    before the close); a bare `db.close` in `finally` is called; `yield SessionLocal()` is first
+    bound to a name. It is safe: on the normal path the same statements run in the same order,
+    and closing a session twice is harmless. A `yield` inside a loop or on a one-line suite,
+    and an async session in a sync generator, get a suggestion only.
 
     ## Known problems
     Not flagged: `@pytest.fixture` generators (pytest always runs the teardown); generators
@@ -86,19 +93,24 @@ class DependencyWithoutCleanup(Rule):
                 if value is None or isinstance(value, cst.From):
                     continue
                 if isinstance(value, cst.Call):
-                    if model.creation_kind(file, value) is not None:
-                        yield Report(node, "Session created in a `yield` is never closed")
+                    kind = model.creation_kind(file, value)
+                    if kind is not None:
+                        yield Report(
+                            node,
+                            "Session created in a `yield` is never closed",
+                            fix=_created_in_yield_fix(ctx, function, node, value, kind),
+                        )
                     continue
                 if not isinstance(value, cst.Name):
                     continue
                 problem = self._problem(ctx, function, node, value)
                 if problem is not None:
-                    yield Report(node, problem)
+                    yield Report(node, problem, fix=_cleanup_fix(ctx, function, node, value.value))
 
     def _problem(
         self, ctx: FileContext, function: cst.FunctionDef, node: cst.Yield, name: cst.Name
     ) -> str | None:
-        file, model, index = ctx.file, ctx.model, ctx.index
+        model, index = ctx.model, ctx.index
         bindings = [b for b in index.lookup(name.value, node) if b.scope.node is function]
         created = [b for b in bindings if _creates(ctx, b)]
         if not created:
@@ -205,3 +217,229 @@ def _entered(ctx: FileContext, function: cst.FunctionDef, stack: str, name: str)
             ):
                 return True
     return False
+
+
+# -- the fix ------------------------------------------------------------------------------------
+#
+# The yield's statement and the statements after it in the same block go into
+# ``try:`` / ``finally: <name>.close()``. A trailing ``<name>.close()`` of that block becomes the
+# ``finally`` body instead of being repeated; when the ``yield`` sits directly in a ``try`` that
+# has handlers but no ``finally``, the ``finally`` is added to that ``try`` (its handlers keep
+# running before the close). Inside a loop, or on a one-line suite, the fix is a suggestion only.
+
+
+def _display(name: str) -> Fix:
+    return Fix(
+        Applicability.DISPLAY_ONLY,
+        f"Close `{name}` in a `finally:` around the `yield`, or create it with "
+        f"`with ... as {name}:`",
+    )
+
+
+def _close_awaited(function: cst.FunctionDef, kind: Kind | None) -> bool | None:
+    """Whether the close must be awaited; None when no correct close can be written here."""
+    if kind is Kind.SYNC:
+        return False
+    if kind is Kind.ASYNC and function.asynchronous is not None:
+        return True
+    return None
+
+
+def _created_kind(
+    ctx: FileContext, function: cst.FunctionDef, at: cst.CSTNode, name: str
+) -> Kind | None:
+    kinds: set[Kind | None] = set()
+    for binding in ctx.index.lookup(name, at):
+        if binding.scope.node is not function or not _creates(ctx, binding):
+            continue
+        value = binding.value
+        kinds.add(ctx.model.creation_kind(ctx.file, value) if isinstance(value, cst.Call) else None)
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _cleanup_fix(ctx: FileContext, function: cst.FunctionDef, node: cst.Yield, name: str) -> Fix:
+    awaited = _close_awaited(function, _created_kind(ctx, function, node, name))
+    if awaited is None:
+        return _display(name)
+    close = "await " if awaited else ""
+    repaired = _call_bare_close(ctx, function, node, name, awaited)
+    if repaired is not None:
+        return Fix(
+            Applicability.SAFE,
+            f"Call `{close}{name}.close()` in `finally`",
+            replacements=((repaired, _close_call(name, awaited)),),
+        )
+    replacements = _wrap(ctx, function, node, name, awaited)
+    if replacements is None:
+        return _display(name)
+    return Fix(
+        Applicability.SAFE,
+        f"Wrap the `yield` in `try`/`finally: {close}{name}.close()`",
+        replacements=replacements,
+    )
+
+
+def _close_call(name: str, awaited: bool) -> cst.BaseExpression:
+    call = cst.Call(func=cst.Attribute(value=cst.Name(name), attr=cst.Name("close")))
+    return cst.Await(expression=call) if awaited else call
+
+
+def _call_bare_close(
+    ctx: FileContext, function: cst.FunctionDef, node: cst.Yield, name: str, awaited: bool
+) -> cst.Attribute | None:
+    """A bare ``name.close`` statement in a ``finally`` around the yield (to be called)."""
+    index = ctx.index
+    for anc in index.ancestors(node):
+        if anc is function:
+            return None
+        if not (isinstance(anc, cst.Try) and anc.finalbody is not None):
+            continue
+        for attr in index.nodes(cst.Attribute):
+            if (
+                attr.attr.value == "close"
+                and isinstance(attr.value, cst.Name)
+                and attr.value.value == name
+                and isinstance(index.parent(attr), cst.Expr)
+                and index.is_inside(attr, anc.finalbody)
+                and index.enclosing_function(attr) is function
+            ):
+                return attr
+    return None
+
+
+def _wrap(
+    ctx: FileContext,
+    function: cst.FunctionDef,
+    node: cst.Yield,
+    name: str,
+    awaited: bool,
+    assignment: cst.SimpleStatementLine | None = None,
+) -> tuple[tuple[cst.CSTNode, Replacement], ...] | None:
+    index = ctx.index
+    found = statement_in_block(index, node)
+    if found is None:
+        return None
+    block, statement = found
+    for anc in index.ancestors(statement):
+        if anc is function:
+            break
+        if isinstance(anc, cst.For | cst.While):
+            return None  # closing inside a loop body would change what later iterations see
+    position = next(i for i, s in enumerate(block.body) if s is statement)
+    parent = index.parent(block)
+    if (
+        assignment is None
+        and isinstance(parent, cst.Try)
+        and parent.body is block
+        and parent.finalbody is None
+        and parent.handlers
+    ):
+        return _add_finally(ctx, parent, name, awaited)
+    wrapped = list(block.body[position:])
+    last = wrapped[-1]
+    if len(wrapped) > 1 and is_method_call_statement(last, name, "close", awaited=awaited):
+        wrapped.pop()
+        assert isinstance(last, cst.SimpleStatementLine)
+        final_lines = last.leading_lines
+        close = last.with_changes(leading_lines=())
+    else:
+        final_lines, close = (), call_statement(name, "close", awaited=awaited)
+    first = wrapped[0]
+    assert isinstance(first, cst.SimpleStatementLine)
+    lines = first.leading_lines
+    if assignment is not None:
+        lines = ()
+    attempt = cst.Try(
+        body=cst.IndentedBlock(
+            body=[first.with_changes(leading_lines=()), *wrapped[1:]], indent=block.indent
+        ),
+        finalbody=cst.Finally(
+            body=cst.IndentedBlock(body=[close], indent=block.indent), leading_lines=final_lines
+        ),
+        leading_lines=lines,
+    )
+    before = list(block.body[:position])
+    if assignment is not None:
+        before.append(assignment.with_changes(leading_lines=first.leading_lines))
+    return ((block, block.with_changes(body=[*before, attempt])),)
+
+
+def _add_finally(
+    ctx: FileContext, node: cst.Try, name: str, awaited: bool
+) -> tuple[tuple[cst.CSTNode, Replacement], ...]:
+    """``finally: name.close()`` on a ``try`` that only has handlers; a ``name.close()`` right
+    after that ``try`` moves into the ``finally``."""
+    outer = ctx.index.parent(node)
+    following: cst.BaseStatement | None = None
+    if isinstance(outer, cst.IndentedBlock):
+        position = next(i for i, s in enumerate(outer.body) if s is node)
+        if position + 1 < len(outer.body) and is_method_call_statement(
+            outer.body[position + 1], name, "close", awaited=awaited
+        ):
+            following = outer.body[position + 1]
+    indent = node.body.indent if isinstance(node.body, cst.IndentedBlock) else None
+    if isinstance(following, cst.SimpleStatementLine):
+        close = following.with_changes(leading_lines=())
+        final = cst.Finally(
+            body=cst.IndentedBlock(body=[close], indent=indent),
+            leading_lines=following.leading_lines,
+        )
+        return ((node, node.with_changes(finalbody=final)), (following, cst.RemovalSentinel.REMOVE))
+    final = cst.Finally(
+        body=cst.IndentedBlock(body=[call_statement(name, "close", awaited=awaited)], indent=indent)
+    )
+    return ((node, node.with_changes(finalbody=final)),)
+
+
+def _free_name(ctx: FileContext, function: cst.FunctionDef) -> str | None:
+    """A name for the session that nothing in or around ``function`` uses."""
+    index = ctx.index
+    used = {n.value for n in index.nodes(cst.Name) if index.is_inside(n, function)}
+    scope = index.scopes[function]
+    for candidate in ("db", "session", "db_session"):
+        if candidate not in used and not index.lookup(candidate, scope):
+            return candidate
+    return None
+
+
+def _created_in_yield_fix(
+    ctx: FileContext, function: cst.FunctionDef, node: cst.Yield, call: cst.Call, kind: Kind
+) -> Fix:
+    """``yield SessionLocal()`` -> ``db = SessionLocal()`` / ``try: yield db`` / ``finally:``."""
+    name = _free_name(ctx, function)
+    awaited = _close_awaited(function, kind)
+    parent = ctx.index.parent(node)
+    if (
+        name is None
+        or awaited is None
+        or not isinstance(parent, cst.Expr)
+        or not isinstance(ctx.index.parent(parent), cst.SimpleStatementLine)
+    ):
+        return _display(name or "the session")
+    statement = ctx.index.parent(parent)
+    assert isinstance(statement, cst.SimpleStatementLine)
+    if len(statement.body) != 1:
+        return _display(name)
+    assignment = cst.SimpleStatementLine(
+        body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(name))], value=call)]
+    )
+    renamed = statement.with_changes(
+        body=[parent.with_changes(value=node.with_changes(value=cst.Name(name)))]
+    )
+    replacements = _wrap(ctx, function, node, name, awaited, assignment)
+    if replacements is None:
+        return _display(name)
+    # The wrapped statement is the renamed one: swap it in the new block.
+    ((block, new_block),) = replacements
+    assert isinstance(new_block, cst.IndentedBlock)
+    attempt = new_block.body[-1]
+    assert isinstance(attempt, cst.Try) and isinstance(attempt.body, cst.IndentedBlock)
+    body = [renamed.with_changes(leading_lines=()), *attempt.body.body[1:]]
+    attempt = attempt.with_changes(body=attempt.body.with_changes(body=body))
+    new_block = new_block.with_changes(body=[*new_block.body[:-1], attempt])
+    close = "await " if awaited else ""
+    return Fix(
+        Applicability.SAFE,
+        f"Bind the session to `{name}` and close it in `finally: {close}{name}.close()`",
+        replacements=((block, new_block),),
+    )

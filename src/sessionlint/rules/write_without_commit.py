@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import libcst as cst
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Applicability, Severity
+from sessionlint.diagnostics import Applicability, Fix, Severity
+from sessionlint.edits import call_statement, top_statement
 from sessionlint.model import flow, names
 from sessionlint.model.index import Binding
+from sessionlint.model.names import Kind
 from sessionlint.model.semantic import call_args, method_call
 from sessionlint.rule import Report, Rule
 
@@ -74,7 +76,11 @@ class WriteWithoutCommit(Rule):
     ```
 
     ## Fix safety
-    The fix inserts `<name>.commit()` after the last write on the uncommitted path. It is
+    The fix inserts `db.commit()` (`await db.commit()` for an `AsyncSession`) after the last
+    write statement of the session in the innermost block that holds every uncommitted write
+    (after a loop, not inside it). It is offered only when that makes every path commit: no
+    `return`, `break` or `continue` leaves the block between the first uncommitted write and
+    the new commit, and no commit follows in that block; otherwise it is a suggestion. It is
     unsafe: committing earlier than the author meant can publish a half-finished change, and
     sessionlint cannot know where the unit of work ends.
 
@@ -171,10 +177,12 @@ class WriteWithoutCommit(Rule):
         for name, call in sorted(first.items(), key=lambda item: index.order[item[1]]):
             method = method_call(call)
             assert method is not None
+            uncommitted = [c for n, c in pending if n == name]
             yield Report(
                 call,
                 f"`{name}.{method[1]}()` is not followed by `{name}.commit()` on every path: "
                 "the write is rolled back when the session closes",
+                fix=_commit_fix(ctx, function, name, method[0], uncommitted, events),
             )
         del file, model
 
@@ -222,3 +230,103 @@ class WriteWithoutCommit(Rule):
             func = statement.func
             statement = func.value if isinstance(func, cst.Attribute) else None
         return False
+
+
+# -- the fix ------------------------------------------------------------------------------------
+#
+# ``<name>.commit()`` is inserted after the last write statement of the session in the innermost
+# block (not a loop body: after the loop) that holds every uncommitted write. It is offered only
+# when that makes every path commit: no ``return``, ``break`` or ``continue`` leaves the block
+# between the first uncommitted write and the insertion point, and no commit of the session
+# follows in the block (then some other path is the problem: a suggestion only).
+
+
+def _commit_fix(
+    ctx: FileContext,
+    function: cst.FunctionDef,
+    name: str,
+    receiver: cst.BaseExpression,
+    uncommitted: list[cst.Call],
+    events: dict[cst.CSTNode, list[tuple[str, str, cst.Call]]],
+) -> Fix:
+    index = ctx.index
+    kind = ctx.model.session_kind(ctx.file, receiver)
+    awaited = kind is Kind.ASYNC
+    display = Fix(
+        Applicability.DISPLAY_ONLY,
+        f"Call `{'await ' if awaited else ''}{name}.commit()` after the writes on every path",
+    )
+    if kind is None or (awaited and function.asynchronous is None):
+        return display
+    block = _common_block(ctx, function, uncommitted)
+    if block is None:
+        return display
+    tops = [top_statement(index, call, block) for call in uncommitted]
+    if any(t is None for t in tops):
+        return display
+    start = min(t for t in tops if t is not None)
+    writes: list[int] = []
+    commits: list[int] = []
+    for unit_events in events.values():
+        for event, session, call in unit_events:
+            if session != name:
+                continue
+            position = top_statement(index, call, block)
+            if position is not None:
+                (writes if event == "write" else commits).append(position)
+    end = max(p for p in writes if p >= start)
+    if any(p > end for p in commits):
+        return display
+    span = block.body[start : end + 1]
+    if _escapes(ctx, function, span):
+        return display
+    last = block.body[end]
+    commit = call_statement(name, "commit", awaited=awaited)
+    return Fix(
+        Applicability.UNSAFE,
+        f"Insert `{'await ' if awaited else ''}{name}.commit()` after the last write",
+        replacements=((last, cst.FlattenSentinel([last, commit])),),
+    )
+
+
+def _common_block(
+    ctx: FileContext, function: cst.FunctionDef, calls: list[cst.Call]
+) -> cst.IndentedBlock | None:
+    """The innermost indented block of ``function`` holding every call, not a loop body."""
+    index = ctx.index
+    for anc in index.ancestors(calls[0]):
+        if anc is function:
+            return None
+        if not isinstance(anc, cst.IndentedBlock):
+            continue
+        owner = index.parent(anc)
+        if isinstance(owner, cst.For | cst.While) and owner.body is anc:
+            continue
+        if all(index.is_inside(call, anc) for call in calls[1:]):
+            return anc
+    return None
+
+
+def _escapes(
+    ctx: FileContext, function: cst.FunctionDef, span: Sequence[cst.BaseStatement]
+) -> bool:
+    """A ``return``, or a ``break``/``continue`` of a loop outside ``span``, inside ``span``."""
+    index = ctx.index
+
+    def inside(node: cst.CSTNode) -> bool:
+        return any(node is s or index.is_inside(node, s) for s in span)
+
+    if any(inside(node) for node in index.own_nodes(function, cst.Return)):
+        return True
+    jumps: list[cst.CSTNode] = [
+        *index.own_nodes(function, cst.Break),
+        *index.own_nodes(function, cst.Continue),
+    ]
+    for jump in jumps:
+        if inside(jump):
+            loop = next(
+                (a for a in index.ancestors(jump) if isinstance(a, cst.For | cst.While)), None
+            )
+            if loop is None or not inside(loop):
+                return True
+    return False

@@ -1,0 +1,1 @@
+"""A small shop API (products, customers, orders, reports)."""

@@ -1,0 +1,518 @@
+"""The command line: a thin layer over :mod:`sessionlint.api` and the reporters.
+
+Exit status: 0 no findings, 1 findings, 2 usage or configuration error or an internal failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import click
+from rich.console import Console
+
+from sessionlint import __version__
+from sessionlint.api import LintResult, lint_file_in_project, lint_paths
+from sessionlint.config import Config, ConfigError, load_config
+from sessionlint.files import UsageError, is_excluded
+from sessionlint.fixes import FixOutcome, FixResult, fix_paths, fix_source
+from sessionlint.registry import ALL_RULES, RULES_BY_CODE
+from sessionlint.reporters import REPORTERS, ReportContext
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _split(values: Sequence[str]) -> list[str] | None:
+    """``--select SL1,SL2 --select SL3`` -> ['SL1', 'SL2', 'SL3']; nothing -> None."""
+    items = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    return items or None
+
+
+class _LineReader:
+    """Source lines for the text reporter, read once per file."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, list[str] | None] = {}
+
+    def add(self, path: str, text: str) -> None:
+        self._cache[path] = text.splitlines()
+
+    def __call__(self, path: str, line: int) -> str | None:
+        if path not in self._cache:
+            try:
+                data = Path(path).read_bytes()
+                from sessionlint.model.project import decode_source
+
+                self._cache[path] = decode_source(data)[0].splitlines()
+            except (OSError, SyntaxError, UnicodeDecodeError, LookupError):
+                self._cache[path] = None
+        lines = self._cache[path]
+        if lines is None or not 0 < line <= len(lines):
+            return None
+        return lines[line - 1]
+
+
+def _use_color(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"sessionlint: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="sessionlint")
+def main() -> None:
+    """sessionlint: finds database-session misuse in FastAPI + SQLAlchemy / SQLModel code."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(sorted(REPORTERS)),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma-separated).")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option(
+    "--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition."
+)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),  # checked by load_config: one clear line, exit 2
+    help="Read the configuration from this file.",
+)
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--target-fastapi", metavar="VERSION", help="The FastAPI version to assume.")
+@click.option("--target-sqlalchemy", metavar="VERSION", help="The SQLAlchemy version to assume.")
+@click.option("--statistics", is_flag=True, help="Show counts per rule instead of findings.")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings only, no summary.")
+@click.option(
+    "-o",
+    "--output-file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the report to this file instead of standard output.",
+)
+@click.option("--no-source", is_flag=True, help="Do not show the source line of each finding.")
+@click.option("-v", "--verbose", is_flag=True, help="Say which versions were assumed and why.")
+@click.option(
+    "--stdin-filename",
+    metavar="PATH",
+    help="With `-` as the path (or no path): lint standard input as if it were this file.",
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply the exclude patterns to files named on the command line too (pre-commit).",
+)
+@click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what remains.")
+@click.option(
+    "--unsafe-fixes",
+    is_flag=True,
+    help="Also apply unsafe fixes (with --fix or --diff) and count them as fixable.",
+)
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print a unified diff of what --fix would change and write nothing "
+    "(exit 1 when there is a diff).",
+)
+def check(
+    paths: tuple[str, ...],
+    output_format: str,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    exit_zero: bool,
+    config_file: Path | None,
+    isolated: bool,
+    target_fastapi: str | None,
+    target_sqlalchemy: str | None,
+    statistics: bool,
+    quiet: bool,
+    output_file: Path | None,
+    no_source: bool,
+    verbose: bool,
+    stdin_filename: str | None,
+    force_exclude: bool,
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
+) -> None:
+    """Check PATHS (files or directories; default: the current directory; `-`: standard input)."""
+    given = list(paths) or (["-"] if stdin_filename else ["."])
+    reader = _LineReader()
+    try:
+        where = [stdin_filename] if given == ["-"] and stdin_filename else given
+        config = _load(where, config_file, isolated).merged(
+            select=_split(select),
+            ignore=_split(ignore),
+            extend_select=_split(extend_select),
+            target_fastapi=target_fastapi,
+            target_sqlalchemy=target_sqlalchemy,
+        )
+        fixing: FixRun | None = None
+        if fix or diff:
+            fixing = _fix(
+                given, config, stdin_filename, force_exclude, unsafe_fixes, write=not diff
+            )
+            result = fixing.result.lint
+        else:
+            with _progress_bar(not quiet and _is_terminal(sys.stderr)) as progress:
+                result = _lint(given, config, stdin_filename, force_exclude, reader, progress)
+    except (ConfigError, UsageError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    if fixing is not None:
+        for outcome in fixing.result.outcomes:
+            reader.add(outcome.path, outcome.output_text)
+        if diff or fixing.stdin:
+            sys.exit(_print_fixes(fixing, output_file, diff=diff, exit_zero=exit_zero))
+    if verbose:
+        _print_versions(result)
+    with ExitStack() as stack:
+        out: TextIO = sys.stdout
+        if output_file is not None:
+            out = stack.enter_context(output_file.open("w", encoding="utf-8", newline="\n"))
+        ctx = ReportContext(
+            out=out,
+            color=output_file is None and _use_color(sys.stdout),
+            read_line=reader,
+            rules=ALL_RULES,
+            files_checked=result.files_checked,
+            show_source=not no_source,
+            statistics=statistics,
+            quiet=quiet,
+            unsafe_fixes=unsafe_fixes,
+        )
+        REPORTERS[output_format](result.diagnostics, ctx)
+        if fixing is not None:
+            _report_fixed(fixing.result, out if output_format == "text" else None, quiet)
+    for error in result.internal_errors:
+        click.echo(f"sessionlint: {error.describe()}", err=True)
+    code = _exit_code(result, exit_zero)
+    if fixing is not None and fixing.result.errors:
+        code = EXIT_ERROR
+    sys.exit(code)
+
+
+# -- --fix / --unsafe-fixes / --diff ---------------------------------------------------------
+
+
+@dataclass
+class FixRun:
+    result: FixResult
+    #: Standard input was fixed: the fixed code goes to standard output.
+    stdin: bool = False
+
+
+def _fix(
+    given: list[str],
+    config: Config,
+    stdin_filename: str | None,
+    force_exclude: bool,
+    unsafe: bool,
+    *,
+    write: bool,
+) -> FixRun:
+    """Run the fix loop over the command line's paths (or standard input, as a module of its
+    own). With ``write`` the fixed files are written; a file that cannot be written gets an
+    error in its outcome and the others are still fixed."""
+    if "-" in given and given != ["-"]:
+        raise UsageError("`-` (standard input) cannot be combined with other paths")
+    if given == ["-"]:
+        name = stdin_filename or "-"
+        data = sys.stdin.buffer.read()
+        if force_exclude and stdin_filename and is_excluded(Path(stdin_filename), config):
+            text = data.decode("utf-8", errors="replace")
+            outcome = FixOutcome(name, data, data, text, text)
+        else:
+            outcome = fix_source(data, name, unsafe=unsafe, config=config)
+        lint = LintResult(diagnostics=list(outcome.remaining), files_checked=1)
+        return FixRun(FixResult([outcome], lint), stdin=True)
+    if force_exclude:
+        given = [p for p in given if not is_excluded(Path(p), config)]
+        if not given:
+            return FixRun(FixResult([], LintResult()))
+    return FixRun(fix_paths(given, config=config, unsafe=unsafe, write=write))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _report_problems(result: FixResult) -> None:
+    for outcome in result.outcomes:
+        for dropped in outcome.dropped:
+            click.echo(f"sessionlint: warning: {dropped.describe()}", err=True)
+        if outcome.error is not None:
+            click.echo(f"sessionlint: error: {outcome.path}: {outcome.error}", err=True)
+
+
+def _report_fixed(result: FixResult, out: TextIO | None, quiet: bool) -> None:
+    """After ``--fix``: how many findings were fixed (on the report's stream for the text
+    format, else on standard error), then the fixes that could not be applied."""
+    fixed = result.fixed_count
+    if fixed and not quiet:
+        files = len([o for o in result.outcomes if o.fixed])
+        line = f"Fixed {_plural(fixed, 'finding')} in {_plural(files, 'file')}."
+        click.echo(line, file=out, err=out is None)
+    _report_problems(result)
+
+
+def _print_fixes(run: FixRun, output_file: Path | None, *, diff: bool, exit_zero: bool) -> int:
+    """``--diff``: the unified diff (exit 1 when there is one); ``--fix`` on standard input:
+    the fixed code on standard output (as bytes, in the input's encoding), the remaining
+    findings on standard error."""
+    result = run.result
+    if diff:
+        text = "".join(outcome.diff() for outcome in result.outcomes)
+        if output_file is not None:
+            output_file.write_text(text, encoding="utf-8", newline="")
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    else:
+        (outcome,) = result.outcomes
+        data = outcome.output
+        payload = data if isinstance(data, bytes) else data.encode("utf-8")
+        if output_file is not None:
+            output_file.write_bytes(payload)
+        else:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(payload)
+            sys.stdout.buffer.flush()
+    if diff:
+        count = sum(len(o.fixed) for o in result.changed)
+        if count:
+            click.echo(f"Would fix {_plural(count, 'finding')}.", err=True)
+    else:
+        for d in result.lint.diagnostics:
+            click.echo(f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}", err=True)
+    _report_problems(result)
+    for error in result.lint.internal_errors:
+        click.echo(f"sessionlint: {error.describe()}", err=True)
+    if result.lint.internal_errors or result.errors:
+        return EXIT_ERROR
+    found = bool(result.changed) if diff else bool(result.lint.diagnostics)
+    return EXIT_FINDINGS if found and not exit_zero else EXIT_CLEAN
+
+
+def _load(given: list[str], config_file: Path | None, isolated: bool) -> Config:
+    return load_config(Path(given[0]), config_file=config_file, isolated=isolated)
+
+
+def _exit_code(result: LintResult, exit_zero: bool) -> int:
+    if result.internal_errors:
+        return EXIT_ERROR
+    if result.diagnostics and not exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _print_versions(result: LintResult) -> None:
+    for root, versions in sorted(result.versions.items()):
+        click.echo(f"sessionlint: project {root}:", err=True)
+        for line in versions.describe().splitlines():
+            click.echo(f"  {line}", err=True)
+
+
+# -- standard input, --force-exclude, the progress bar --------------------------------------
+
+#: A progress bar is shown on stderr when more files than this are checked (and stderr is a
+#: terminal).
+PROGRESS_MIN_FILES = 20
+
+Progress = Callable[[int, int], None]
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+@contextmanager
+def _progress_bar(enabled: bool) -> Iterator[Progress | None]:
+    """A ``progress(done, total)`` callback drawing a transient rich bar on stderr once the
+    run turns out to have more than :data:`PROGRESS_MIN_FILES` files; ``None`` if disabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.progress import Progress as RichProgress
+
+    bar = RichProgress(
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    tasks: list[TaskID] = []
+
+    def update(done: int, total: int) -> None:
+        # Each file counts two steps (see lint_paths): all are read, then all are checked.
+        files = total // 2
+        if files <= PROGRESS_MIN_FILES:
+            return
+        if not tasks:
+            bar.start()
+            tasks.append(bar.add_task("Reading", total=files))
+        phase = "Reading" if done <= files else "Checking"
+        bar.update(tasks[0], description=phase, completed=done if done <= files else done - files)
+
+    try:
+        yield update
+    finally:
+        if tasks:
+            bar.stop()
+
+
+def _lint(
+    given: list[str],
+    config: Config,
+    stdin_filename: str | None,
+    force_exclude: bool,
+    reader: _LineReader,
+    progress: Progress | None,
+) -> LintResult:
+    """Lint the command line's paths, or standard input when the path is ``-``."""
+    if "-" in given and given != ["-"]:
+        raise UsageError("`-` (standard input) cannot be combined with other paths")
+    if given == ["-"]:
+        if force_exclude and stdin_filename and is_excluded(Path(stdin_filename), config):
+            return LintResult()
+        return _lint_stdin(config, stdin_filename, reader)
+    if force_exclude:
+        given = [p for p in given if not is_excluded(Path(p), config)]
+        if not given:
+            return LintResult()
+    return lint_paths(given, config=config, progress=progress)
+
+
+def _lint_stdin(config: Config, stdin_filename: str | None, reader: _LineReader) -> LintResult:
+    from sessionlint.model.project import decode_source
+
+    name = stdin_filename or "-"
+    data = sys.stdin.buffer.read()
+    with suppress(SyntaxError, UnicodeDecodeError, LookupError):  # SL001 reports it
+        reader.add(name, decode_source(data)[0])
+    return lint_file_in_project(name, data, config=config)
+
+
+# -- sessionlint rules / sessionlint explain ---------------------------------------------------
+
+_FIX_LABEL = {"safe": "safe", "unsafe": "unsafe", "display-only": "display-only"}
+
+
+@main.command("rules")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable.")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable too.")
+@click.option(
+    "--config", "config_file", type=click.Path(path_type=Path), help="Read this configuration."
+)
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+def rules_command(
+    output_format: str,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    config_file: Path | None,
+    isolated: bool,
+) -> None:
+    """List the rules: code, name, severity, fix, and whether the configuration enables them.
+
+    The configuration is the one `sessionlint check` would use in the current directory.
+    """
+    try:
+        config = _load(["."], config_file, isolated).merged(
+            select=_split(select), ignore=_split(ignore), extend_select=_split(extend_select)
+        )
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    rows = [
+        {
+            "code": rule.code,
+            "name": rule.name,
+            "summary": rule.summary,
+            "severity": rule.severity.value,
+            "fix": rule.fix_applicability.value if rule.fix_applicability is not None else None,
+            "enabled": config.is_selected(rule.code, default_enabled=rule.default_enabled),
+            "default_enabled": rule.default_enabled,
+            "url": rule.url(),
+        }
+        for rule in ALL_RULES
+    ]
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("Code", "Name", "Severity", "Fix", "Enabled"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(
+            str(row["code"]),
+            str(row["name"]),
+            str(row["severity"]),
+            str(row["fix"] or "-"),
+            "yes" if row["enabled"] else "no",
+            style=None if row["enabled"] else "dim",
+        )
+    _stdout_console().print(table)
+
+
+@main.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Show the documentation of the rule CODE (for example SL101)."""
+    from rich.markdown import Markdown
+
+    from sessionlint.docgen import rule_page
+
+    rule = RULES_BY_CODE.get(code.strip().upper())
+    if rule is None:
+        _fail(f"unknown rule code {code!r}; `sessionlint rules` lists them")
+        return
+    _stdout_console().print(Markdown(rule_page(rule)))
+
+
+def _stdout_console() -> Console:
+    return Console(
+        no_color=not _use_color(sys.stdout), highlight=False, emoji=False, soft_wrap=False
+    )

@@ -1,0 +1,445 @@
+"""SL501 raw-sql-interpolation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+
+from sessionlint.context import FileContext
+from sessionlint.diagnostics import Severity
+from sessionlint.model import names
+from sessionlint.model.index import Binding
+from sessionlint.model.semantic import Def, External, call_args, dotted_name, method_call
+from sessionlint.rule import Report, Rule
+
+_UPPER = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
+_MAX_DEPTH = 8
+#: Calls whose result cannot carry SQL text (a number or a bool).
+_NUMERIC_CALLS = frozenset({"builtins.int", "builtins.float", "builtins.bool", "builtins.len"})
+#: Parameter annotations whose values cannot carry SQL text once FastAPI validated them.
+_NUMERIC_TYPES = frozenset({"builtins.int", "builtins.float", "builtins.bool"})
+
+
+@dataclass(frozen=True)
+class Built:
+    """SQL text built from non-constant values."""
+
+    #: The expression that builds it (deduplicates sinks that receive the same string).
+    origin: cst.CSTNode
+    #: How: "an f-string", "`%` formatting", "`.format()`", "`+` concatenation".
+    how: str
+    #: The non-constant values interpolated into it.
+    holes: tuple[cst.BaseExpression, ...]
+
+
+class RawSqlInterpolation(Rule):
+    """## What it does
+    Flags SQL text built from non-constant values — an f-string with placeholders, `%`
+    formatting, `.format()` or `+` concatenation — and passed to `sqlalchemy.text()`,
+    `exec_driver_sql()`, or the `execute()` of a session or a connection (`with
+    engine.connect()/engine.begin() as conn`, `session.connection()`, a parameter annotated
+    `Connection`/`AsyncConnection`), directly or through a local variable (also one extended
+    with `+=`). Reported once, at the call that first receives the string (for
+    `stmt = text(f"...")`, at the `text` call, not again at `execute(stmt)`).
+
+    It is an error when a route parameter — a parameter of a route handler that is not a
+    `Depends` parameter: query, path and body values, the `Request` — flows into the string
+    (directly or through local variables); otherwise a warning.
+
+    ## Why is this bad?
+    Interpolating values into SQL text is SQL injection: a value like `' OR '1'='1` or
+    `'; DROP TABLE users; --` becomes part of the statement. Bound parameters send the values
+    separately from the SQL, so the database never parses them as SQL.
+
+    ## Example
+    ```python
+    from fastapi import Depends, FastAPI
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session, sessionmaker
+
+    SessionLocal = sessionmaker(bind=create_engine("sqlite:///app.db"))
+    app = FastAPI()
+
+
+    def get_db():
+        with SessionLocal() as db:
+            yield db
+
+
+    @app.get("/users")
+    def find_users(name: str, db: Session = Depends(get_db)):
+        rows = db.execute(text(f"SELECT id FROM users WHERE name = '{name}'"))
+        return [row.id for row in rows]
+    ```
+
+    ## Use instead
+    ```python
+    from fastapi import Depends, FastAPI
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session, sessionmaker
+
+    SessionLocal = sessionmaker(bind=create_engine("sqlite:///app.db"))
+    app = FastAPI()
+
+
+    def get_db():
+        with SessionLocal() as db:
+            yield db
+
+
+    @app.get("/users")
+    def find_users(name: str, db: Session = Depends(get_db)):
+        rows = db.execute(text("SELECT id FROM users WHERE name = :name"), {"name": name})
+        return [row.id for row in rows]
+    ```
+
+    ## Known problems
+    Not flagged: bound parameters (`text("... :name")` with a dict, `exec_driver_sql("... %s",
+    (value,))`: no `%` operator); literals, module-level string constants (UPPER_CASE names
+    bound once to a literal, also imported ones) and local names bound once to a literal;
+    `Model.__tablename__` and `Model.__table__...`; f-strings used as bound values
+    (`.bindparams(x=f"...")`, `execute(stmt, {"x": f"..."})`); values that cannot carry SQL
+    text (`int(...)`, `float(...)`, `len(...)`, numbers, route parameters annotated
+    `int`/`float`/`bool`); a `text` that is not SQLAlchemy's; `cursor.execute()` of a DBAPI
+    driver (not a session); SQL strings passed in as parameters of a helper. Dynamic
+    identifiers (a column name chosen from an allow-list) and generated placeholder lists
+    (`", ".join(f":p{i}" ...)`) are flagged as warnings: sessionlint cannot prove them safe;
+    prefer `select()` constructs, `bindparam(..., expanding=True)` or `# noqa: SL501`.
+
+    ## References
+    - [SQLAlchemy: using textual SQL with bound parameters](https://docs.sqlalchemy.org/en/20/core/sqlelement.html#sqlalchemy.sql.expression.text)
+    - [OWASP: SQL injection prevention](https://cheatsheetseries.owasp.org/cheatsheets/SQL_Injection_Prevention_Cheat_Sheet.html)
+    """
+
+    code = "SL501"
+    name = "raw-sql-interpolation"
+    summary = "SQL text built by string interpolation (SQL injection)"
+    severity = Severity.ERROR
+
+    def check(self, ctx: FileContext) -> Iterator[Report]:
+        reported: set[cst.CSTNode] = set()
+        for call in ctx.index.nodes(cst.Call):  # source order: the first receiver wins
+            sink = self._sink(ctx, call)
+            if sink is None:
+                continue
+            label, statement = sink
+            built = self._built(ctx, statement, 0)
+            if built is None or built.origin in reported:
+                continue
+            reported.add(built.origin)
+            route_param = self._route_parameter(ctx, built.holes)
+            if route_param is not None:
+                yield Report(
+                    call,
+                    f"SQL built with {built.how} is passed to `{label}` and the route "
+                    f"parameter `{route_param}` flows into it (SQL injection): use bound "
+                    'parameters (`text("... :name")` with a dict of values)',
+                )
+            else:
+                yield Report(
+                    call,
+                    f"SQL built with {built.how} from non-constant values is passed to "
+                    f'`{label}`: use bound parameters (`text("... :name")` with a dict '
+                    "of values)",
+                    severity=Severity.WARNING,
+                )
+
+    # -- sinks -----------------------------------------------------------------------------
+    def _sink(self, ctx: FileContext, call: cst.Call) -> tuple[str, cst.BaseExpression] | None:
+        """(a label, the SQL argument) when ``call`` receives SQL text."""
+        file, model = ctx.file, ctx.model
+        positional, keywords = call_args(call)
+        method = method_call(call)
+        if method is not None:
+            receiver, attr = method
+            if attr == "exec_driver_sql":
+                statement = positional[0] if positional else keywords.get("statement")
+                return (f"{attr}()", statement) if statement is not None else None
+            if attr == "execute" and (
+                model.session_kind(file, receiver) is not None
+                or model.connection_kind(file, receiver) is not None
+            ):
+                statement = positional[0] if positional else keywords.get("statement")
+                if statement is None:
+                    return None
+                shown = dotted_name(receiver) or "..."
+                return f"{shown}.execute()", statement
+        if self._is_sqlalchemy_text(ctx, call):
+            statement = positional[0] if positional else keywords.get("text")
+            return ("text()", statement) if statement is not None else None
+        return None
+
+    @staticmethod
+    def _is_sqlalchemy_text(ctx: FileContext, call: cst.Call) -> bool:
+        """``call`` calls ``sqlalchemy.text`` (any spelling) and nothing else: a name that is
+        also bound to a local ``def text`` (or any non-import) is not trusted."""
+        file, model = ctx.file, ctx.model
+        if model.callee_qualname(file, call) not in names.TEXT:
+            return False
+        if isinstance(call.func, cst.Name):
+            bindings = ctx.index.lookup(call.func.value, call)
+            return all(b.imported is not None for b in bindings)
+        return True
+
+    # -- how the string is built -----------------------------------------------------------
+    def _built(self, ctx: FileContext, expr: cst.BaseExpression, depth: int) -> Built | None:
+        """How ``expr`` builds SQL text from non-constant values, or None."""
+        if depth > _MAX_DEPTH:
+            return None
+        model, file = ctx.model, ctx.file
+        if isinstance(expr, cst.FormattedString | cst.ConcatenatedString):
+            holes = tuple(h for h in self._fstring_values(expr) if not self._safe(ctx, h, 0))
+            return Built(expr, "an f-string", holes) if holes else None
+        if isinstance(expr, cst.BinaryOperation):
+            if isinstance(expr.operator, cst.Modulo) and model.is_string(file, expr.left):
+                right = expr.right
+                values: list[cst.BaseExpression]
+                if isinstance(right, cst.Tuple | cst.List):
+                    values = [e.value for e in right.elements]
+                elif isinstance(right, cst.Dict):
+                    values = [e.value for e in right.elements if isinstance(e, cst.DictElement)]
+                else:
+                    values = [right]
+                holes = tuple(v for v in values if not self._safe(ctx, v, 0))
+                return Built(expr, "`%` formatting", holes) if holes else None
+            if isinstance(expr.operator, cst.Add):
+                operands = self._add_operands(expr)
+                if not any(model.is_string(file, o) for o in operands):
+                    return None
+                holes = tuple(o for o in operands if not self._safe(ctx, o, 0))
+                return Built(expr, "`+` concatenation", holes) if holes else None
+            return None
+        if isinstance(expr, cst.Call):
+            method = method_call(expr)
+            if method is None or method[1] != "format" or not model.is_string(file, method[0]):
+                return None
+            holes = tuple(a.value for a in expr.args if not self._safe(ctx, a.value, 0))
+            return Built(expr, "`.format()`", holes) if holes else None
+        if isinstance(expr, cst.Name):
+            return self._built_name(ctx, expr, depth)
+        return None
+
+    def _built_name(self, ctx: FileContext, name: cst.Name, depth: int) -> Built | None:
+        """A local (or module-level) variable holding built SQL text."""
+        index = ctx.index
+        bindings = index.lookup(name.value, name)
+        for binding in bindings:
+            if binding.imported is not None or binding.scope.kind == "class":
+                return None
+            if isinstance(binding.node, cst.Assign | cst.AnnAssign | cst.NamedExpr) and (
+                binding.value is not None
+            ):
+                built = self._built(ctx, binding.value, depth + 1)
+                if built is not None:
+                    return built
+        if not bindings:
+            return None
+        for aug in self._augmented(ctx, bindings[0]):
+            if (
+                isinstance(aug.operator, cst.AddAssign)
+                and not self._safe(ctx, aug.value, 0)
+                and any(self._is_string_binding(ctx, b) for b in bindings)
+            ):
+                built = self._built(ctx, aug.value, depth + 1)
+                holes = built.holes if built is not None else (aug.value,)
+                return Built(aug, "`+` concatenation", holes)
+            if isinstance(aug.operator, cst.ModuloAssign) and not self._safe(ctx, aug.value, 0):
+                return Built(aug, "`%` formatting", (aug.value,))
+        return None
+
+    def _is_string_binding(self, ctx: FileContext, binding: Binding) -> bool:
+        return binding.value is not None and ctx.model.is_string(ctx.file, binding.value)
+
+    @staticmethod
+    def _augmented(ctx: FileContext, binding: Binding) -> list[cst.AugAssign]:
+        """``name += ...`` statements in the scope of ``binding``."""
+        index = ctx.index
+        scope_node = binding.scope.node
+        function = scope_node if isinstance(scope_node, cst.FunctionDef | cst.Lambda) else None
+        if function is None and binding.scope.kind != "module":
+            return []
+        return [
+            aug
+            for aug in index.own_nodes(function, cst.AugAssign)
+            if isinstance(aug.target, cst.Name) and aug.target.value == binding.name
+        ]
+
+    @staticmethod
+    def _fstring_values(expr: cst.BaseExpression) -> list[cst.BaseExpression]:
+        if isinstance(expr, cst.ConcatenatedString):
+            return [
+                *RawSqlInterpolation._fstring_values(expr.left),
+                *RawSqlInterpolation._fstring_values(expr.right),
+            ]
+        if isinstance(expr, cst.FormattedString):
+            return [
+                part.expression
+                for part in expr.parts
+                if isinstance(part, cst.FormattedStringExpression)
+            ]
+        return []
+
+    @staticmethod
+    def _add_operands(expr: cst.BaseExpression) -> list[cst.BaseExpression]:
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            return [
+                *RawSqlInterpolation._add_operands(expr.left),
+                *RawSqlInterpolation._add_operands(expr.right),
+            ]
+        return [expr]
+
+    # -- constants ---------------------------------------------------------------------------
+    def _safe(self, ctx: FileContext, expr: cst.BaseExpression, depth: int) -> bool:
+        """``expr`` is a constant (or cannot carry SQL text): interpolating it is not
+        injection."""
+        if depth > _MAX_DEPTH:
+            return False
+        if isinstance(expr, cst.SimpleString | cst.Integer | cst.Float | cst.Imaginary):
+            return True
+        if isinstance(expr, cst.FormattedString | cst.ConcatenatedString):
+            return all(self._safe(ctx, v, depth + 1) for v in self._fstring_values(expr))
+        if isinstance(expr, cst.Tuple | cst.List):
+            return all(self._safe(ctx, e.value, depth + 1) for e in expr.elements)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._safe(ctx, expr.left, depth + 1) and self._safe(ctx, expr.right, depth + 1)
+        if isinstance(expr, cst.UnaryOperation):
+            return self._safe(ctx, expr.expression, depth + 1)
+        if isinstance(expr, cst.Call):
+            return ctx.model.callee_qualname(ctx.file, expr) in _NUMERIC_CALLS
+        if isinstance(expr, cst.Name):
+            return self._safe_name(ctx, expr, depth)
+        if isinstance(expr, cst.Attribute):
+            chain = dotted_name(expr)
+            if chain is None:
+                return False
+            parts = chain.split(".")
+            if "__tablename__" in parts or "__table__" in parts:
+                return True
+            target = ctx.model.resolve(ctx.file, expr)
+            if isinstance(target, Def):
+                return self._constant_binding(ctx, target.binding, depth)
+            return bool(_UPPER.match(parts[-1]))
+        return False
+
+    def _safe_name(self, ctx: FileContext, name: cst.Name, depth: int) -> bool:
+        if name.value in ("True", "False", "None"):
+            return True
+        bindings = ctx.index.lookup(name.value, name)
+        if len(bindings) != 1:
+            return False
+        binding = bindings[0]
+        if binding.imported is not None:
+            target = ctx.model.resolve(ctx.file, name)
+            if isinstance(target, Def):
+                return self._constant_binding(ctx, target.binding, depth)
+            # A constant of a module sessionlint cannot see: stay silent.
+            return isinstance(target, External) and bool(_UPPER.match(name.value))
+        if isinstance(binding.node, cst.Param):
+            annotation = binding.annotation
+            return (
+                annotation is not None
+                and ctx.model.qualname(ctx.file, annotation, binding.node) in _NUMERIC_TYPES
+            )
+        if self._augmented(ctx, binding):
+            return False
+        return self._constant_binding(ctx, binding, depth)
+
+    def _constant_binding(self, ctx: FileContext, binding: Binding, depth: int) -> bool:
+        """A name bound once to a literal: a module-level UPPER_CASE constant or a local."""
+        if not isinstance(binding.node, cst.Assign | cst.AnnAssign) or binding.value is None:
+            return False
+        if len(binding.scope.bindings.get(binding.name, [])) != 1:
+            return False
+        if binding.scope.kind == "module" and not _UPPER.match(binding.name):
+            return False
+        return self._literal(binding.value, depth)
+
+    def _literal(self, expr: cst.BaseExpression, depth: int) -> bool:
+        if depth > _MAX_DEPTH:
+            return False
+        if isinstance(expr, cst.SimpleString | cst.Integer | cst.Float):
+            return True
+        if isinstance(expr, cst.ConcatenatedString):
+            return self._literal(expr.left, depth + 1) and self._literal(expr.right, depth + 1)
+        if isinstance(expr, cst.FormattedString):
+            return not any(isinstance(p, cst.FormattedStringExpression) for p in expr.parts)
+        if isinstance(expr, cst.Tuple | cst.List):
+            return all(self._literal(e.value, depth + 1) for e in expr.elements)
+        return False
+
+    # -- taint -------------------------------------------------------------------------------
+    def _route_parameter(
+        self, ctx: FileContext, holes: tuple[cst.BaseExpression, ...]
+    ) -> str | None:
+        """The name of a route parameter (not a ``Depends`` one) that flows into ``holes``."""
+        seen: set[int] = set()
+        for hole in holes:
+            found = self._tainted(ctx, hole, seen, 0)
+            if found is not None:
+                return found
+        return None
+
+    def _tainted(
+        self, ctx: FileContext, expr: cst.CSTNode, seen: set[int], depth: int
+    ) -> str | None:
+        if depth > _MAX_DEPTH:
+            return None
+        for name in _names_in(expr):
+            if id(name) in seen:
+                continue
+            seen.add(id(name))
+            for binding in ctx.index.lookup(name.value, name):
+                found = self._binding_tainted(ctx, binding, seen, depth)
+                if found is not None:
+                    return found
+        return None
+
+    def _binding_tainted(
+        self, ctx: FileContext, binding: Binding, seen: set[int], depth: int
+    ) -> str | None:
+        node = binding.node
+        file, model = ctx.file, ctx.model
+        if isinstance(node, cst.Param):
+            function = binding.scope.node
+            if (
+                isinstance(function, cst.FunctionDef)
+                and model.is_route_handler(file, function)
+                and model.param_dependency(file, node) is None
+            ):
+                return binding.name
+            return None
+        sources: list[cst.CSTNode] = []
+        value = binding.value
+        if isinstance(node, cst.Assign | cst.AnnAssign | cst.NamedExpr) and value is not None:
+            sources.append(value)
+        elif isinstance(node, cst.For | cst.CompFor):
+            sources.append(node.iter)
+        elif isinstance(node, cst.WithItem):
+            sources.append(node.item)
+        sources.extend(a.value for a in self._augmented(ctx, binding))
+        for source in sources:
+            found = self._tainted(ctx, source, seen, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+
+def _names_in(node: cst.CSTNode) -> Iterator[cst.Name]:
+    """The Name nodes read in an expression (not attribute names, keywords or the
+    bodies of nested lambdas' parameters)."""
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current
+            continue
+        if isinstance(current, cst.Attribute):
+            stack.append(current.value)
+            continue
+        if isinstance(current, cst.Arg):
+            stack.append(current.value)
+            continue
+        stack.extend(current.children)

@@ -1,0 +1,371 @@
+"""SL104 unclosed-session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from sessionlint.context import FileContext
+from sessionlint.diagnostics import Applicability, Fix, Severity
+from sessionlint.model import flow
+from sessionlint.model.index import ModuleIndex
+from sessionlint.model.names import Kind
+from sessionlint.model.ownership import Fate, Occurrence, Ownership
+from sessionlint.rule import Report, Rule
+
+#: A flow fact: (the local name, the call that created the session it holds).
+Open = tuple[str, cst.Call]
+#: A flow event at one unit: ("gen" | "kill", name, creating call or None).
+Event = tuple[str, str, cst.Call | None]
+
+
+class UnclosedSession(Rule):
+    """## What it does
+    Flags a function that creates a session into a local name (`db = SessionLocal()`,
+    `session = Session(engine)`, `db = AsyncSession(engine)`...) when some normal path — a
+    `return` or the end of the function — leaves it without closing it. Paths that leave by
+    `raise` do not count. Reported at the call that creates the session.
+
+    A session is closed by `db.close()` (also `await db.close()`), `db.invalidate()`,
+    `with db:` / `async with db:`, `with closing(db):`, a `finally:` that closes it (also under
+    `if db is not None:`), or by passing it to a function of the project that closes its
+    parameter.
+
+    Ownership leaves the function — and the function is not flagged — when the session is
+    returned or yielded, stored (assigned to an attribute, an item or another name, put in a
+    tuple, list, set or dict, declared `global`, or captured by a nested function), passed to
+    a class constructor, or passed to a callable sessionlint cannot see into. A class
+    constructor is a call of a class of the project, or of an external name that starts with
+    an upper-case letter (`UserRepository(db)`, `Thread(...)`); the callables it cannot see
+    into are methods of some object (`service.process(db)`), callables held in variables,
+    `functools.partial`, and functions of libraries or of modules it could not resolve.
+
+    Passing the session to a plain function is a borrow — the caller still has to close it:
+    a function of the project that neither keeps nor closes its parameter
+    (`crud.get_user(db, 1)`), a builtin (`print(db)`), or a `logging`, `warnings`, `pprint`,
+    SQLAlchemy or SQLModel function. A project function that returns a new session it created
+    (`def make_session(): return SessionLocal()`) creates one for its caller:
+    `db = make_session()` is tracked like `db = SessionLocal()`.
+
+    ## Why is this bad?
+    An unclosed session keeps its connection checked out of the pool (the transaction that
+    the first query began stays open) until the garbage collector happens to find the session.
+    Under load the pool runs dry: requests wait `pool_timeout` seconds and then fail with
+    `QueuePool limit ... reached`, and the database sees idle-in-transaction connections that
+    hold locks.
+
+    ## Example
+    ```python
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import sessionmaker
+
+    SessionLocal = sessionmaker(bind=create_engine("sqlite:///app.db"))
+
+
+    def count_users() -> int:
+        db = SessionLocal()
+        return db.execute(text("SELECT count(*) FROM users")).scalar_one()
+    ```
+
+    ## Use instead
+    ```python
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import sessionmaker
+
+    SessionLocal = sessionmaker(bind=create_engine("sqlite:///app.db"))
+
+
+    def count_users() -> int:
+        with SessionLocal() as db:
+            return db.execute(text("SELECT count(*) FROM users")).scalar_one()
+    ```
+
+    ## Fix safety
+    For the simple straight-line case — `db = <factory>()` as a statement of its own, every
+    use of `db` in the statements that follow it in the same block, no other assignment to
+    `db` — the fix turns the creation into `with <factory>() as db:` (`async with` for an
+    async session) around the rest of the block, and drops a `db.close()` that is the last
+    use (the `with` closes the session). Otherwise the fix is only displayed.
+    It is unsafe: the session is now closed when the block ends, so ORM objects returned or
+    kept from it are detached (lazy-loading their relationships raises
+    `DetachedInstanceError`), and an unbuffered `Result` returned from the block can no longer
+    be read. It is only offered when the SQLAlchemy target is 1.4 or newer (sessions became
+    context managers in 1.4).
+
+    ## Known problems
+    Not flagged: `with SessionLocal() as db:` (closed by the `with`); sessions created at
+    module level (SL101 shared-session); generators (SL102 dependency-without-cleanup covers
+    the sessions they yield); sessions from a `scoped_session` registry (the registry owns them
+    and hands the same one out again; SL305 covers registries); test modules, `conftest.py` and
+    alembic migrations; sessions that are never given a name (`SessionLocal().execute(...)`).
+    A session handed to a method of some object (`service.process(db)`) or to a function
+    sessionlint cannot resolve is treated as handed over, so a leak behind it is missed. A
+    close anywhere in a `finally:` counts for the `return` statements inside its `try`.
+
+    ## References
+    - [SQLAlchemy: opening and closing a session](https://docs.sqlalchemy.org/en/20/orm/session_basics.html#opening-and-closing-a-session)
+    - [SQLAlchemy: when do I construct a Session, when do I commit it, and when do I close it?](https://docs.sqlalchemy.org/en/20/orm/session_basics.html#when-do-i-construct-a-session-when-do-i-commit-it-and-when-do-i-close-it)
+    """
+
+    code = "SL104"
+    name = "unclosed-session"
+    summary = "A session created in a function that some path never closes"
+    severity = Severity.ERROR
+    fix_applicability = Applicability.UNSAFE
+
+    def check(self, ctx: FileContext) -> Iterator[Report]:
+        file, model, index = ctx.file, ctx.model, ctx.index
+        if model.is_test_file(file):
+            return
+        ownership = Ownership(model, file)
+        for function in index.nodes(cst.FunctionDef):
+            if index.own_nodes(function, cst.Yield):
+                continue  # a generator: SL102's business
+            tracked = self._tracked(ctx, ownership, function)
+            if tracked:
+                yield from self._check_function(ctx, ownership, function, tracked)
+
+    def _tracked(
+        self, ctx: FileContext, ownership: Ownership, function: cst.FunctionDef
+    ) -> dict[str, tuple[list[cst.Call], list[Occurrence]]]:
+        """Local names that receive a new session here: their creating calls and references."""
+        file, index = ctx.file, ctx.index
+        tracked: dict[str, tuple[list[cst.Call], list[Occurrence]]] = {}
+        for name, bindings in index.scopes[function].bindings.items():
+            creations = [
+                b.value
+                for b in bindings
+                if isinstance(b.value, cst.Call)
+                and ownership.new_session_kind(file, b.value) is not None
+            ]
+            if not creations or not ownership.bindings_are_plain(file, function, name):
+                continue
+            found = ownership.occurrences(file, function, name)
+            if found is None:
+                continue  # captured by a closure or declared global: cannot follow it
+            tracked[name] = ([c for c in creations if isinstance(c, cst.Call)], found)
+        return tracked
+
+    def _check_function(
+        self,
+        ctx: FileContext,
+        ownership: Ownership,
+        function: cst.FunctionDef,
+        tracked: dict[str, tuple[list[cst.Call], list[Occurrence]]],
+    ) -> Iterator[Report]:
+        index = ctx.index
+        events: dict[cst.CSTNode, list[Event]] = {}
+
+        def add(node: cst.CSTNode, event: Event) -> None:
+            unit = flow.unit_of(index, node)
+            if unit is not None:
+                events.setdefault(unit, []).append(event)
+
+        closes: dict[str, list[cst.CSTNode]] = {}
+        for name, (creations, found) in tracked.items():
+            for call in creations:
+                add(call, ("gen", name, call))
+            for occurrence in found:
+                if occurrence.fate is not Fate.USE:
+                    add(occurrence.node, ("kill", name, None))
+                if occurrence.fate is Fate.CLOSE:
+                    closes.setdefault(name, []).append(occurrence.node)
+        for branch in index.own_nodes(function, cst.If):
+            guarded = _guarded_close(index, branch, closes)
+            if guarded is not None:
+                events.setdefault(branch, []).append(("kill", guarded, None))
+
+        def transfer(unit: cst.CSTNode, facts: frozenset[Open]) -> frozenset[Open]:
+            todo = events.get(unit, ())
+            for kind, name, _ in todo:
+                if kind == "kill":
+                    facts = frozenset(f for f in facts if f[0] != name)
+            for kind, name, call in todo:
+                if kind == "gen" and call is not None:
+                    facts = facts | {(name, call)}
+            if facts and isinstance(unit, cst.Return | cst.Break | cst.Continue):
+                facts = self._through_finally(ctx, function, unit, facts, transfer)
+            return facts
+
+        still_open = flow.analyze(function, transfer).exit_facts()
+        for name, call in sorted(still_open, key=lambda f: index.order[f[1]]):
+            factory = _short(ctx.module.code_for_node(call))
+            kind = ownership.new_session_kind(ctx.file, call)
+            prefix = "async with" if kind is Kind.ASYNC else "with"
+            yield Report(
+                call,
+                f"Session `{name}` is not closed on every path: its connection stays checked "
+                f"out until garbage collection; use `{prefix} {factory} as {name}:`",
+                fix=self._fix(ctx, function, name, call, kind, tracked[name][1]),
+            )
+
+    @staticmethod
+    def _through_finally(
+        ctx: FileContext,
+        function: cst.FunctionDef,
+        unit: cst.CSTNode,
+        facts: frozenset[Open],
+        transfer: flow.Transfer[Open],
+    ) -> frozenset[Open]:
+        """A ``return``/``break``/``continue`` inside ``try`` runs its ``finally:`` first."""
+        index = ctx.index
+        child: cst.CSTNode = unit
+        for anc in index.ancestors(unit):
+            if anc is function:
+                break
+            if isinstance(anc, cst.For | cst.While) and not isinstance(unit, cst.Return):
+                break
+            if (
+                isinstance(anc, cst.Try | cst.TryStar)
+                and anc.finalbody is not None
+                and child is not anc.finalbody
+            ):
+                body = function.with_changes(body=anc.finalbody.body)
+                facts = flow.analyze(body, transfer, facts).exit_facts()
+            child = anc
+        return facts
+
+    # -- the fix ------------------------------------------------------------------------
+    def _fix(
+        self,
+        ctx: FileContext,
+        function: cst.FunctionDef,
+        name: str,
+        call: cst.Call,
+        kind: Kind | None,
+        found: list[Occurrence],
+    ) -> Fix:
+        is_async = kind is Kind.ASYNC
+        keyword = "async with" if is_async else "with"
+        factory = _short(ctx.module.code_for_node(call))
+        message = f"Create the session with `{keyword} {factory} as {name}:`"
+        display = Fix(Applicability.DISPLAY_ONLY, message)
+        if ctx.versions.sqlalchemy_below("1.4"):
+            return display
+        if is_async and function.asynchronous is None:
+            return display
+        replacement = _with_block(ctx, function, name, call, found, is_async)
+        if replacement is None:
+            return display
+        return Fix(Applicability.UNSAFE, message, replacements=(replacement,))
+
+
+def _short(code: str) -> str:
+    code = " ".join(code.split())
+    return code if len(code) <= 60 else code[:57] + "..."
+
+
+def _none_check(test: cst.BaseExpression) -> tuple[str, bool] | None:
+    """``(name, positive)`` for ``name`` / ``name is not None`` (positive: the body runs
+    when the name holds something) and ``not name`` / ``name is None`` (negative)."""
+    if isinstance(test, cst.Name):
+        return test.value, True
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = _none_check(test.expression)
+        return (inner[0], not inner[1]) if inner is not None else None
+    if (
+        isinstance(test, cst.Comparison)
+        and isinstance(test.left, cst.Name)
+        and len(test.comparisons) == 1
+        and isinstance(test.comparisons[0].comparator, cst.Name)
+        and test.comparisons[0].comparator.value == "None"
+    ):
+        operator = test.comparisons[0].operator
+        if isinstance(operator, cst.IsNot):
+            return test.left.value, True
+        if isinstance(operator, cst.Is):
+            return test.left.value, False
+    return None
+
+
+def _guarded_close(
+    index: ModuleIndex, branch: cst.If, closes: dict[str, list[cst.CSTNode]]
+) -> str | None:
+    """The name an ``if db is not None: db.close()`` closes (the other branch holds no
+    session, so the ``if`` as a whole closes it)."""
+    check = _none_check(branch.test)
+    if check is None or check[0] not in closes:
+        return None
+    name, positive = check
+    side: cst.CSTNode | None = branch.body if positive else branch.orelse
+    if side is None:
+        return None
+    if any(index.is_inside(node, side) for node in closes[name]):
+        return name
+    return None
+
+
+def _with_block(
+    ctx: FileContext,
+    function: cst.FunctionDef,
+    name: str,
+    call: cst.Call,
+    found: list[Occurrence],
+    is_async: bool,
+) -> tuple[cst.CSTNode, cst.CSTNode] | None:
+    """(block, new block) where ``name = call`` and the statements after it become
+    ``with call as name:``; None unless that is the straight-line case."""
+    index = ctx.index
+    assign = index.parent(call)
+    if not isinstance(assign, cst.Assign | cst.AnnAssign) or assign.value is not call:
+        return None
+    line = index.parent(assign)
+    block = index.parent(line) if line is not None else None
+    if (
+        not isinstance(line, cst.SimpleStatementLine)
+        or len(line.body) != 1
+        or not isinstance(block, cst.IndentedBlock)
+        or len(index.scopes[function].bindings.get(name, [])) != 1
+    ):
+        return None
+    statements = list(block.body)
+    start = next(i for i, s in enumerate(statements) if s is line)
+    last = start
+    for occurrence in found:
+        position = next(
+            (i for i, s in enumerate(statements) if index.is_inside(occurrence.name, s)), None
+        )
+        if position is None or position <= start:
+            return None  # a use outside the block (or before the creation)
+        last = max(last, position)
+    if last == start:
+        return None
+    # The block runs to the end: what follows the last use may still read results of the
+    # session (an unbuffered ``Result``), so it stays inside. A ``db.close()`` that is the
+    # last use is redundant once the ``with`` closes the session.
+    body = [
+        s
+        for i, s in enumerate(statements)
+        if i > start and not (i == last and _is_close_statement(s, name))
+    ]
+    if not body:
+        return None
+    with_node = cst.With(
+        items=[cst.WithItem(item=call, asname=cst.AsName(name=cst.Name(name)))],
+        body=cst.IndentedBlock(body=body, header=line.trailing_whitespace),
+        asynchronous=cst.Asynchronous() if is_async else None,
+        leading_lines=line.leading_lines,
+    )
+    new_block = block.with_changes(body=[*statements[:start], with_node])
+    return block, new_block
+
+
+def _is_close_statement(statement: cst.BaseStatement, name: str) -> bool:
+    """``name.close()`` or ``await name.close()`` as a statement of its own."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    if not isinstance(small, cst.Expr):
+        return False
+    value = small.value
+    if isinstance(value, cst.Await):
+        value = value.expression
+    return (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and isinstance(value.func.value, cst.Name)
+        and value.func.value.value == name
+        and value.func.attr.value == "close"
+        and not value.args
+    )
