@@ -18,13 +18,14 @@ are fixed, ``--diff`` writes nothing.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import stat
 import textwrap
 import tokenize
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -107,7 +108,9 @@ def test_golden_fix(golden: Path) -> None:
     assert not again.changed and not again.fixed
 
 
-@pytest.mark.parametrize("golden", [g for g in GOLDEN if _golden_options(g)[1]], ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "golden", [g for g in GOLDEN if _golden_options(g)[1]], ids=lambda p: p.stem
+)
 def test_unsafe_golden_needs_unsafe_fixes(golden: Path) -> None:
     code, _ = _golden_options(golden)
     outcome = fix_source(golden.read_bytes(), "app/example.py", select=[code])
@@ -204,12 +207,11 @@ def get_db():
 class Repo:
     def session(self):
         db = SessionLocal()
-        if db:
-            try:
+        try:
+            if db:
                 yield db
-            finally:
-                db.close()
-        db.close()
+        finally:
+            db.close()
 """
 
 
@@ -253,6 +255,35 @@ def test_fix_keeps_newlines_indentation_and_encoding(variant: str) -> None:
     assert isinstance(outcome.output, bytes)
     assert outcome.output == expected
     assert not fix_source(outcome.output, "app/deps.py").changed
+
+
+def test_suppressed_findings_are_not_fixed() -> None:
+    source = SL102_SOURCE.replace("    yield db\n", "    yield db  # noqa: SL102\n", 1)
+    outcome = fix_source(source, "app/deps.py")
+    assert len(outcome.fixed) == 1
+    assert "    # a comment\n    yield db  # noqa: SL102\n" in outcome.output_text
+
+
+def test_a_fix_that_breaks_compilation_is_dropped(use_rules: Install) -> None:
+    """``await`` outside ``async def`` parses but does not compile: never written."""
+
+    class AwaitOutside(_TestRule):
+        __doc__ = DOC
+        code = "SL998"
+        name = "await-outside"
+        summary = "x"
+        severity = Severity.WARNING
+        targets = ("block",)
+
+        def check(self, ctx: FileContext) -> Iterator[Report]:
+            for call in self.calls(ctx):
+                new = cst.Await(expression=call)
+                yield Report(call, "await", fix=Fix(Applicability.SAFE, "a", ((call, new),)))
+
+    use_rules(AwaitOutside)
+    outcome = fix_source("def f():\n    return block()\n", "app/q.py")
+    assert not outcome.changed
+    assert outcome.dropped[0].reason == "the fixed code does not compile"
 
 
 def test_text_in_text_out() -> None:
@@ -420,15 +451,20 @@ class EuroRule(_TestRule):
             yield Report(call, "price", fix=Fix(Applicability.SAFE, "e", ((call, new),)))
 
 
+Install = Callable[..., None]
+
+
 @pytest.fixture
-def use_rules(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+def use_rules(monkeypatch: pytest.MonkeyPatch) -> Install:
+    """Run only the given rules (rules written for these tests) in the fix loop."""
+
     def install(*rules: type[Rule]) -> None:
         monkeypatch.setattr(api, "selected_rules", lambda config: list(rules))
 
-    yield install
+    return install
 
 
-def test_imports_are_merged_into_an_existing_from_import(use_rules) -> None:  # type: ignore[no-untyped-def]
+def test_imports_are_merged_into_an_existing_from_import(use_rules: Install) -> None:
     use_rules(ImportingRule)
     source = "import os\nfrom sqlalchemy import select  # keep\n\nq = raw_sql('SELECT 1')\n"
     outcome = fix_source(source, "app/q.py")
@@ -439,7 +475,7 @@ def test_imports_are_merged_into_an_existing_from_import(use_rules) -> None:  # 
     )
 
 
-def test_imports_are_added_once_with_the_module_newline(use_rules) -> None:  # type: ignore[no-untyped-def]
+def test_imports_are_added_once_with_the_module_newline(use_rules: Install) -> None:
     use_rules(ImportingRule)
     source = '"""Doc."""\r\nimport os\r\n\r\na = raw_sql("x")\r\nb = raw_sql("y")\r\n'
     outcome = fix_source(source, "app/q.py")
@@ -451,7 +487,7 @@ def test_imports_are_added_once_with_the_module_newline(use_rules) -> None:  # t
     assert already.output == "from sqlalchemy import text\nx = text('a')\n"
 
 
-def test_a_fix_that_does_not_parse_is_dropped_and_the_others_applied(use_rules) -> None:  # type: ignore[no-untyped-def]
+def test_a_fix_that_does_not_parse_is_dropped_and_the_others_applied(use_rules: Install) -> None:
     use_rules(BrokenRule, ImportingRule)
     source = "a = broken()\nb = raw_sql('x')\n"
     outcome = fix_source(source, "app/q.py")
@@ -463,7 +499,9 @@ def test_a_fix_that_does_not_parse_is_dropped_and_the_others_applied(use_rules) 
     assert [(d.code, d.line) for d in outcome.remaining] == [("SL992", 3)]
 
 
-def test_a_file_whose_only_fix_does_not_parse_is_unchanged(use_rules, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_whose_only_fix_does_not_parse_is_unchanged(
+    use_rules: Install, tmp_path: Path
+) -> None:
     use_rules(BrokenRule)
     target = tmp_path / "q.py"
     target.write_bytes(b"a = broken()\n")
@@ -474,7 +512,7 @@ def test_a_file_whose_only_fix_does_not_parse_is_unchanged(use_rules, tmp_path: 
     assert "does not parse" in result.outcomes[0].dropped[0].reason
 
 
-def test_overlapping_fixes_wait_for_the_next_round(use_rules) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_fixes_wait_for_the_next_round(use_rules: Install) -> None:
     use_rules(OuterRule, InnerRule)
     outcome = fix_source("x = outer(inner(), inner())\n", "app/q.py")
     assert outcome.output == "x = done(finished(), finished())\n"
@@ -482,21 +520,21 @@ def test_overlapping_fixes_wait_for_the_next_round(use_rules) -> None:  # type: 
     assert not outcome.remaining and not outcome.dropped
 
 
-def test_the_loop_is_bounded(use_rules) -> None:  # type: ignore[no-untyped-def]
+def test_the_loop_is_bounded(use_rules: Install) -> None:
     use_rules(ForeverRule)
     outcome = fix_source("grow(0)\n", "app/q.py")
     assert outcome.output == f"grow({MAX_ROUNDS})\n"
     assert "did not converge" in outcome.dropped[0].reason
 
 
-def test_fixes_that_undo_each_other_stop(use_rules) -> None:  # type: ignore[no-untyped-def]
+def test_fixes_that_undo_each_other_stop(use_rules: Install) -> None:
     use_rules(FlipRule)
     outcome = fix_source("ping()\n", "app/q.py")
     assert outcome.output in ("ping()\n", "pong()\n")
     assert any("undo each other" in d.reason for d in outcome.dropped)
 
 
-def test_a_fix_the_encoding_cannot_hold_is_dropped(use_rules) -> None:  # type: ignore[no-untyped-def]
+def test_a_fix_the_encoding_cannot_hold_is_dropped(use_rules: Install) -> None:
     use_rules(EuroRule)
     latin1 = "# -*- coding: latin-1 -*-\nprice()  # é\n".encode("latin-1")
     outcome = fix_source(latin1, "app/q.py")
@@ -783,6 +821,33 @@ def test_cross_module_facts_hold_while_fixing(tmp_path: Path) -> None:
     assert fix_paths([tmp_path], unsafe=True).fixed_count == 0
 
 
+def test_a_replaced_file_is_what_the_project_resolves_afterwards(tmp_path: Path) -> None:
+    """The fix loop swaps fixed files into the run's project: imports, the project-wide scan
+    and the texts must then give the new versions."""
+    from sessionlint.model.project import Project, SourceFile, parse_source
+
+    paths = _project(tmp_path, {"deps.py": CROSS_DEPS, "main.py": CROSS_MAIN})
+    (tmp_path / "app" / "__init__.py").write_text("")
+    project = Project(tmp_path, list_files=lambda root: sorted(root.rglob("*.py")))
+    main_file = project.load(paths["main.py"])
+    assert main_file is not None
+    found = project.find_module("app.deps", main_file)
+    assert found is not None and main_file in project.scan_files()
+
+    def reparsed(old: SourceFile) -> SourceFile:
+        new = parse_source(old.text + "# fixed\n", path=old.path, display_path=old.display_path)
+        assert isinstance(new, SourceFile)
+        project.replace(old, new)
+        return new
+
+    new_deps, new_main = reparsed(found[0]), reparsed(main_file)
+    assert project.find_module("app.deps", new_main) == (new_deps, [])
+    assert project.load(paths["deps.py"]) is new_deps
+    scan = project.scan_files()
+    assert new_main in scan and main_file not in scan
+    assert (paths["main.py"].resolve(), new_main.text) in project.texts()
+
+
 # -- the command line -----------------------------------------------------------------------------
 
 
@@ -835,10 +900,10 @@ def test_cli_fix_reports_what_remains(tmp_path: Path) -> None:
 
 
 def test_cli_fix_with_json_keeps_stdout_json(tmp_path: Path) -> None:
-    import json
-
     _project(tmp_path, {"a.py": SL102_SOURCE})
-    run = CliRunner().invoke(main, ["check", "--isolated", "--fix", "--format", "json", str(tmp_path)])
+    run = CliRunner().invoke(
+        main, ["check", "--isolated", "--fix", "--format", "json", str(tmp_path)]
+    )
     assert run.exit_code == 0, run.output
     assert json.loads(run.stdout) == []
     assert "Fixed 2 findings in 1 file." in run.stderr

@@ -356,14 +356,14 @@ def test_sl103_fix_is_not_applied_without_unsafe() -> None:
             def touch(ids: list[int]) -> None:
                 for user_id in ids:
                     session = Session(bind=SessionLocal.kw["bind"])
-                    session.execute(text("UPDATE users SET seen = now() WHERE id = :i"), {"i": user_id})
+                    session.execute(text("UPDATE t SET n = 1 WHERE id = :i"), {"i": user_id})
                     session.commit()
             """,
             """
             def touch(ids: list[int]) -> None:
                 for user_id in ids:
                     with Session(bind=SessionLocal.kw["bind"]) as session:
-                        session.execute(text("UPDATE users SET seen = now() WHERE id = :i"), {"i": user_id})
+                        session.execute(text("UPDATE t SET n = 1 WHERE id = :i"), {"i": user_id})
                         session.commit()
             """,
             id="inside-a-loop",

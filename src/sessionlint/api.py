@@ -65,6 +65,11 @@ def _make_config(
     )
 
 
+def _new_project(root: Path, config: Config) -> Project:
+    """A project whose file list is the run's own discovery (same excludes)."""
+    return Project(root, list_files=lambda folder: discover([folder], config))
+
+
 def _model(project: Project, config: Config) -> Model:
     return Model(
         project,
@@ -137,8 +142,9 @@ def lint_source(
 def _internal_error_diagnostic(error: InternalError) -> Diagnostic:
     from sessionlint.diagnostics import Severity
 
-    return Diagnostic(error.path, 1, 1, 1, 1, "SL000", "internal-error", Severity.ERROR,
-                      error.describe())
+    return Diagnostic(
+        error.path, 1, 1, 1, 1, "SL000", "internal-error", Severity.ERROR, error.describe()
+    )
 
 
 def _load_file(
@@ -152,7 +158,7 @@ def _load_file(
     """
     root = find_project_root(path)
     if root not in projects:
-        project = Project(root)
+        project = _new_project(root, cfg)
         projects[root] = (project, _model(project, cfg))
     project, model = projects[root]
     try:
@@ -277,7 +283,7 @@ def lint_file_in_project(
     root = find_project_root(file_path)
     key = (root, config)
     if key not in _PROJECTS or not cache:
-        project = Project(root)
+        project = _new_project(root, config)
         entry = (project, _model(project, config), _detector(config))
         if cache:
             _PROJECTS[key] = entry
@@ -292,7 +298,7 @@ def lint_file_in_project(
             file = known
     if file is None:
         if cache:  # the content differs from the cached module: a project of its own
-            project = Project(root)
+            project = _new_project(root, config)
             model = _model(project, config)
         if source is None:
             try:

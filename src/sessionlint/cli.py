@@ -426,8 +426,6 @@ def _lint_stdin(config: Config, stdin_filename: str | None, reader: _LineReader)
 
 # -- sessionlint rules / sessionlint explain ---------------------------------------------------
 
-_FIX_LABEL = {"safe": "safe", "unsafe": "unsafe", "display-only": "display-only"}
-
 
 @main.command("rules")
 @click.option(

@@ -35,6 +35,7 @@ import difflib
 import os
 import stat
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,12 +223,14 @@ def _overlap(file: SourceFile, a: Fix, b: Fix) -> bool:
 
 
 def _compiles(text: str) -> bool:
-    try:
-        compile(text, "<sessionlint-fix>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
-        return False
-    except Exception:  # e.g. RecursionError on absurd nesting
-        return False
+    """Whether CPython compiles ``text`` (catches what parses but cannot run, such as
+    ``await`` outside ``async def``); its warnings (invalid escapes...) are not shown."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(text, "<sessionlint-fix>", "exec", dont_inherit=True)
+        except Exception:  # SyntaxError, ValueError, RecursionError on absurd nesting...
+            return False
     return True
 
 

@@ -5,7 +5,8 @@ updates the set of facts for one *unit* (a small statement, or the header of a c
 statement: an ``if`` test, a ``for`` iterable, the items of a ``with``). The helper walks the
 statements with Python's structure — branches join, loops run zero or more times, ``return``
 ends a path normally, ``raise`` ends it abnormally (not counted), ``try`` handlers start from
-no facts (exception paths do not count), ``finally`` applies to what flows through — and
+no facts (exception paths do not count), ``finally`` applies to what flows through and to
+the ``return``/``break``/``continue`` that leave through it — and
 returns the facts that reach each normal exit (every ``return`` and the fall-through end).
 
 Because the facts are joined by union, "some normal path ends with fact F" is exactly
@@ -75,6 +76,10 @@ class _Walker(Generic[F]):
         #: Per enclosing loop: facts at its ``break`` statements, and at its ``continue``s.
         self.loop_breaks: list[list[frozenset[F]]] = []
         self.loop_continues: list[list[frozenset[F]]] = []
+        #: The ``finally:`` blocks around the current statement, outermost first, and for
+        #: each enclosing loop how many of them were already open when it started.
+        self.finally_blocks: list[cst.Finally] = []
+        self.loop_finally_depth: list[int] = []
 
     def block(self, body: Sequence[cst.BaseStatement] | cst.BaseSuite, facts: frozenset[F] | None) -> frozenset[F] | None:
         statements: Sequence[cst.CSTNode]
@@ -95,7 +100,9 @@ class _Walker(Generic[F]):
             for small in node.body:
                 facts = self.transfer(small, facts)
                 if isinstance(small, cst.Return):
-                    self.result.exits.append((small, facts))
+                    leaving = self.through_finally(facts, 0)
+                    if leaving is not None:
+                        self.result.exits.append((small, leaving))
                     return None
                 if isinstance(small, cst.Raise):
                     return None
@@ -103,7 +110,9 @@ class _Walker(Generic[F]):
                     is_break = isinstance(small, cst.Break)
                     exits = self.loop_breaks if is_break else self.loop_continues
                     if exits:
-                        exits[-1].append(facts)
+                        leaving = self.through_finally(facts, self.loop_finally_depth[-1])
+                        if leaving is not None:
+                            exits[-1].append(leaving)
                     return None
             return facts
         if isinstance(node, cst.If):
@@ -140,6 +149,7 @@ class _Walker(Generic[F]):
         )
         self.loop_breaks.append([])
         self.loop_continues.append([])
+        self.loop_finally_depth.append(len(self.finally_blocks))
         current = head
         for _ in range(3):  # facts only grow: a few rounds reach the fixpoint
             after_body = self.block(node.body, current)
@@ -152,6 +162,7 @@ class _Walker(Generic[F]):
             current = joined
         breaks = self.loop_breaks.pop()
         self.loop_continues.pop()
+        self.loop_finally_depth.pop()
         out: frozenset[F] | None = None if infinite else current
         if node.orelse is not None and out is not None:
             out = self.block(node.orelse.body, out)
@@ -159,7 +170,24 @@ class _Walker(Generic[F]):
             out = _join(out, exit_facts)
         return out
 
+    def through_finally(self, facts: frozenset[F], depth: int) -> frozenset[F] | None:
+        """Facts after the ``finally:`` blocks a jump leaves (innermost first), down to
+        ``depth``; None when one of them raises."""
+        saved = self.finally_blocks
+        try:
+            for i in range(len(saved) - 1, depth - 1, -1):
+                self.finally_blocks = saved[:i]
+                result = self.block(saved[i].body, facts)
+                if result is None:
+                    return None
+                facts = result
+        finally:
+            self.finally_blocks = saved
+        return facts
+
     def try_(self, node: cst.Try | cst.TryStar, facts: frozenset[F]) -> frozenset[F] | None:
+        if node.finalbody is not None:
+            self.finally_blocks.append(node.finalbody)
         body = self.block(node.body, facts)
         if node.orelse is not None and body is not None:
             body = self.block(node.orelse.body, body)
@@ -171,8 +199,10 @@ class _Walker(Generic[F]):
                 self.handler_entry(handler) if self.handler_entry is not None else frozenset()
             )
             out = _join(out, self.block(handler.body, start))
-        if node.finalbody is not None and out is not None:
-            out = self.block(node.finalbody.body, out)
+        if node.finalbody is not None:
+            self.finally_blocks.pop()
+            if out is not None:
+                out = self.block(node.finalbody.body, out)
         return out
 
 

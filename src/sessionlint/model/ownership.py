@@ -40,8 +40,9 @@ from sessionlint.model.semantic import Def, External, Model
 
 __all__ = ["CLOSE_METHODS", "Fate", "Occurrence", "Ownership", "is_reference"]
 
-#: Session methods that close it (``invalidate()`` closes it and discards the connection).
-CLOSE_METHODS = frozenset({"close", "invalidate"})
+#: Session methods that close it (``invalidate()`` closes it and discards the connection;
+#: ``__exit__`` is what ``with`` calls).
+CLOSE_METHODS = frozenset({"close", "invalidate", "__exit__", "__aexit__"})
 
 #: Lower-case callables that keep what they receive (the class heuristic misses them).
 _TAKES_OWNERSHIP = frozenset(

@@ -10,10 +10,9 @@ is parsed and indexed at most once per run.
 from __future__ import annotations
 
 import io
-import os
 import re
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,10 +23,6 @@ from sessionlint.model.index import ModuleIndex, Scope, module_bindings
 
 __all__ = ["ParseFailure", "Project", "SourceFile", "decode_source", "parse_source"]
 
-_SKIP_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".venv", "venv", "site-packages", "node_modules", "build", "dist",
-     "__pycache__", ".tox", ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".eggs"}
-)
 #: A project file is worth reading for the project-wide scan only if it mentions one of these.
 _ERROR_AT = re.compile(r"error at (\d+):(\d+):?")
 _SCAN_WORDS = re.compile(r"Depends|Security|add_api_route|add_api_websocket_route")
@@ -129,24 +124,24 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def iter_python_files(root: Path) -> Iterator[Path]:
-    """Every ``.py`` file under ``root``, skipping virtualenvs, caches and VCS folders."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
-        )
-        for filename in sorted(filenames):
-            if filename.endswith(".py"):
-                yield Path(dirpath, filename)
+#: Lists the Python files of a project root (the run's discovery, with its excludes).
+FileLister = Callable[[Path], Iterable[Path]]
 
 
 class Project:
-    """The files of one run and the project root they resolve imports against."""
+    """The files of one run and the project root they resolve imports against.
 
-    def __init__(self, root: Path | None) -> None:
+    ``list_files`` lists the project's Python files for the project-wide questions (which
+    functions are dependencies, which registries are ``remove()``d); it is the same discovery
+    the run uses, so excluded folders stay excluded.
+    """
+
+    def __init__(self, root: Path | None, list_files: FileLister | None = None) -> None:
         self.root = root.resolve() if root is not None else None
+        self._list_files = list_files
         self._files: dict[Path, SourceFile | None] = {}
         self._scan: list[SourceFile] | None = None
+        self._texts: list[tuple[Path, str]] | None = None
         self._modules: dict[tuple[Path, str], tuple[SourceFile, list[str]] | None] = {}
 
     def add(self, source: SourceFile) -> None:
@@ -161,10 +156,14 @@ class Project:
         if old.path is None:
             self._files.pop(Path(f"<{id(old)}>"), None)
         self.add(new)
-        if self._scan is not None:
-            self._scan = [f for f in self._scan if f is not old]
-            if _SCAN_WORDS.search(new.text):
-                self._scan.append(new)
+        # The caches derived from the files follow (the scan is recomputed from the texts).
+        self._scan = None
+        if self._texts is not None and new.path is not None:
+            key = new.path.resolve()
+            self._texts = [(p, new.text if p == key else t) for p, t in self._texts]
+        for found, module in self._modules.items():
+            if module is not None and module[0] is old:
+                self._modules[found] = (new, module[1])
 
     def load(self, path: Path) -> SourceFile | None:
         """The parsed file at ``path`` (read once), or None when it cannot be read or parsed."""
@@ -260,21 +259,38 @@ class Project:
         return None
 
     # -- the project-wide scan -------------------------------------------------------------
-    def scan_files(self) -> list[SourceFile]:
-        """Files that may register dependencies or routes: those read so far plus every
-        project file that mentions ``Depends``/``Security``/``add_api_route``."""
-        if self._scan is None:
-            if self.root is not None:
-                for path in iter_python_files(self.root):
-                    if path.resolve() in self._files:
+    def texts(self) -> list[tuple[Path, str]]:
+        """(path, text) of every Python file of the project, read once per run."""
+        if self._texts is None:
+            self._texts = []
+            if self.root is not None and self._list_files is not None:
+                for path in self._list_files(self.root):
+                    key = path.resolve()
+                    known = self._files.get(key)
+                    if known is not None:
+                        self._texts.append((key, known.text))
                         continue
                     try:
-                        text = path.read_text(encoding="utf-8", errors="replace")
+                        text = key.read_text(encoding="utf-8", errors="replace")
                     except OSError:
                         continue
-                    if _SCAN_WORDS.search(text):
-                        self.load(path)
-            self._scan = [
-                f for f in self.files() if _SCAN_WORDS.search(f.text)
-            ]
+                    self._texts.append((key, text))
+        return self._texts
+
+    def files_matching(self, predicate: Callable[[str], bool]) -> list[SourceFile]:
+        """The files read so far and the project files whose text satisfies ``predicate``
+        (a cheap text test before any parse)."""
+        found = {id(f): f for f in self.files() if predicate(f.text)}
+        for path, text in self.texts():
+            if predicate(text):
+                source = self.load(path)
+                if source is not None:
+                    found.setdefault(id(source), source)
+        return list(found.values())
+
+    def scan_files(self) -> list[SourceFile]:
+        """Files that may register dependencies or routes: those that mention
+        ``Depends``/``Security``/``add_api_route``."""
+        if self._scan is None:
+            self._scan = self.files_matching(lambda text: _SCAN_WORDS.search(text) is not None)
         return self._scan

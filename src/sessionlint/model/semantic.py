@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import TypeVar
 
 import libcst as cst
@@ -32,7 +32,7 @@ import libcst as cst
 from sessionlint.model import names
 from sessionlint.model.index import Binding, FunctionNode, ModuleIndex
 from sessionlint.model.names import Kind
-from sessionlint.model.project import Project, SourceFile, iter_python_files
+from sessionlint.model.project import Project, SourceFile
 
 __all__ = ["Def", "External", "FunctionInfo", "Model", "ModuleRef", "Target"]
 
@@ -164,7 +164,6 @@ class Model:
         self._registered_routes: set[cst.CSTNode] | None = None
         self._uses_fastapi: bool | None = None
         self._helper_io: dict[tuple[cst.FunctionDef, str], bool] = {}
-        self._project_texts: list[tuple[Path, str]] | None = None
         self._attribute_uses: dict[
             tuple[int, str, str], list[tuple[SourceFile, cst.Attribute]]
         ] = {}
@@ -363,20 +362,24 @@ class Model:
         self, file: SourceFile, cls: cst.ClassDef, attr: str
     ) -> Iterator[cst.Assign | cst.AnnAssign]:
         index = file.index
-        for kind in (cst.Assign, cst.AnnAssign):
-            for node in index.nodes(kind):
-                targets = (
-                    [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-                )
-                for target in targets:
-                    if (
-                        isinstance(target, cst.Attribute)
-                        and target.attr.value == attr
-                        and isinstance(target.value, cst.Name)
-                        and target.value.value == "self"
-                        and index.is_inside(node, cls)
-                    ):
-                        yield node
+        nodes: list[cst.Assign | cst.AnnAssign] = [
+            *index.nodes(cst.Assign),
+            *index.nodes(cst.AnnAssign),
+        ]
+        for node in nodes:
+            if isinstance(node, cst.Assign):
+                targets = [t.target for t in node.targets]
+            else:
+                targets = [node.target]
+            for target in targets:
+                if (
+                    isinstance(target, cst.Attribute)
+                    and target.attr.value == attr
+                    and isinstance(target.value, cst.Name)
+                    and target.value.value == "self"
+                    and index.is_inside(node, cls)
+                ):
+                    yield node
 
     def binding_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
         """The session kind a binding gives its name."""
@@ -873,9 +876,11 @@ class Model:
         target = self.depends_target(file, call)
         if isinstance(target, External):
             return self.extra_dependencies.get(target.qualname)
-        if target is None or not isinstance(target[1], cst.FunctionDef):
+        if target is None:
             return None
         dep_file, fn = target
+        if not isinstance(fn, cst.FunctionDef):
+            return None
         qualname = self._function_qualname(dep_file, fn)
         if qualname in self.extra_dependencies:
             return self.extra_dependencies[qualname]
@@ -1124,23 +1129,7 @@ class Model:
     def files_mentioning(self, *words: str) -> list[SourceFile]:
         """The files of the run, and every project file (read once per run), whose text
         contains all ``words``."""
-        found = [f for f in self.project.files() if all(w in f.text for w in words)]
-        if self.project.root is None:
-            return found
-        if self._project_texts is None:
-            texts = []
-            for path in iter_python_files(self.project.root):
-                try:
-                    texts.append((path, path.read_text(encoding="utf-8", errors="replace")))
-                except OSError:
-                    continue
-            self._project_texts = texts
-        for path, text in self._project_texts:
-            if all(w in text for w in words):
-                source = self.project.load(path)
-                if source is not None and not any(source is f for f in found):
-                    found.append(source)
-        return found
+        return self.project.files_matching(lambda text: all(w in text for w in words))
 
     def attribute_uses(
         self, file: SourceFile, name: str, attr: str

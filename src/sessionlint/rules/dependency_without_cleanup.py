@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import libcst as cst
 
@@ -57,14 +57,17 @@ class DependencyWithoutCleanup(Rule):
     ```
 
     ## Fix safety
-    The fix wraps the `yield` and the statements after it in the same block in `try:` /
-    `finally: db.close()` (`await db.close()` for an `AsyncSession` in an async generator). A
-    `db.close()` that ended the block becomes the `finally` body; a `try` around the `yield`
-    that has `except` handlers but no `finally` gets the `finally` (the handlers still run
-    before the close); a bare `db.close` in `finally` is called; `yield SessionLocal()` is first
-    bound to a name. It is safe: on the normal path the same statements run in the same order,
-    and closing a session twice is harmless. A `yield` inside a loop or on a one-line suite,
-    and an async session in a sync generator, get a suggestion only.
+    The fix wraps the `yield` and the statements after it in `try:` / `finally: db.close()`
+    (`await db.close()` for an `AsyncSession` in an async generator). A `db.close()` that ended
+    the wrapped code becomes the `finally` body; a `try` around the `yield` that has `except`
+    handlers but no `finally` gets the `finally` (the handlers still run before the close); a
+    bare `db.close` in `finally` is called; `yield SessionLocal()` is first bound to a name.
+    It is safe: on the normal path the same statements run in the same order and the close
+    comes last. When code follows the block of the `yield` (after an `if`, in the `else:` of
+    a `try`...), the `try` also covers that code, so nothing that ran after the `yield` runs
+    after the close. It is a suggestion only when the `yield` is inside a loop or on a
+    one-line suite, when the name is bound more than once or not by an assignment that runs
+    before the `yield`'s block, and for an async session in a sync generator.
 
     ## Known problems
     Not flagged: `@pytest.fixture` generators (pytest always runs the teardown); generators
@@ -221,11 +224,16 @@ def _entered(ctx: FileContext, function: cst.FunctionDef, stack: str, name: str)
 
 # -- the fix ------------------------------------------------------------------------------------
 #
-# The yield's statement and the statements after it in the same block go into
-# ``try:`` / ``finally: <name>.close()``. A trailing ``<name>.close()`` of that block becomes the
-# ``finally`` body instead of being repeated; when the ``yield`` sits directly in a ``try`` that
-# has handlers but no ``finally``, the ``finally`` is added to that ``try`` (its handlers keep
-# running before the close). Inside a loop, or on a one-line suite, the fix is a suggestion only.
+# The statements from the yield's statement to the end of its block go into ``try:`` /
+# ``finally: <name>.close()``; a trailing ``<name>.close()`` of that range becomes the ``finally``
+# body instead of being repeated. The wrapped range must be the last code of the function on
+# every normal path: when code follows (after an enclosing ``if``, in the ``else:``/``finally:``
+# of an enclosing ``try``...) the range grows to the enclosing statement, so that nothing runs
+# after the close that ran after the ``yield`` before. A ``try`` around the ``yield`` that has
+# handlers but no ``finally`` (and is followed by nothing, or by ``<name>.close()`` only) gets
+# the ``finally`` itself. The session must be bound once in the function, by the assignment
+# that creates it, and that assignment must run before the ``try``: then the ``finally`` always
+# closes that session. Inside a loop, or on a one-line suite, the fix is a suggestion only.
 
 
 def _display(name: str) -> Fix:
@@ -245,31 +253,44 @@ def _close_awaited(function: cst.FunctionDef, kind: Kind | None) -> bool | None:
     return None
 
 
-def _created_kind(
-    ctx: FileContext, function: cst.FunctionDef, at: cst.CSTNode, name: str
-) -> Kind | None:
-    kinds: set[Kind | None] = set()
-    for binding in ctx.index.lookup(name, at):
-        if binding.scope.node is not function or not _creates(ctx, binding):
-            continue
-        value = binding.value
-        kinds.add(ctx.model.creation_kind(ctx.file, value) if isinstance(value, cst.Call) else None)
-    return kinds.pop() if len(kinds) == 1 else None
+def _sole_creation(
+    ctx: FileContext, function: cst.FunctionDef, name: str
+) -> tuple[cst.SimpleStatementLine, Kind | None] | None:
+    """The statement ``name = <new session>`` and the session kind, when that assignment is
+    the name's only binding in the function and a statement of an indented block."""
+    index = ctx.index
+    bindings = index.scopes[function].bindings.get(name, [])
+    if len(bindings) != 1 or not _creates(ctx, bindings[0]):
+        return None
+    binding = bindings[0]
+    line = index.parent(binding.node)
+    if not (
+        isinstance(binding.node, cst.Assign | cst.AnnAssign)
+        and isinstance(binding.value, cst.Call)
+        and isinstance(line, cst.SimpleStatementLine)
+        and isinstance(index.parent(line), cst.IndentedBlock)
+    ):
+        return None
+    return line, ctx.model.creation_kind(ctx.file, binding.value)
 
 
 def _cleanup_fix(ctx: FileContext, function: cst.FunctionDef, node: cst.Yield, name: str) -> Fix:
-    awaited = _close_awaited(function, _created_kind(ctx, function, node, name))
+    creation = _sole_creation(ctx, function, name)
+    if creation is None:
+        return _display(name)
+    statement, kind = creation
+    awaited = _close_awaited(function, kind)
     if awaited is None:
         return _display(name)
     close = "await " if awaited else ""
-    repaired = _call_bare_close(ctx, function, node, name, awaited)
+    repaired = _call_bare_close(ctx, function, node, name)
     if repaired is not None:
         return Fix(
             Applicability.SAFE,
             f"Call `{close}{name}.close()` in `finally`",
             replacements=((repaired, _close_call(name, awaited)),),
         )
-    replacements = _wrap(ctx, function, node, name, awaited)
+    replacements = _wrap(ctx, function, node, name, awaited, creation=statement)
     if replacements is None:
         return _display(name)
     return Fix(
@@ -285,7 +306,7 @@ def _close_call(name: str, awaited: bool) -> cst.BaseExpression:
 
 
 def _call_bare_close(
-    ctx: FileContext, function: cst.FunctionDef, node: cst.Yield, name: str, awaited: bool
+    ctx: FileContext, function: cst.FunctionDef, node: cst.Yield, name: str
 ) -> cst.Attribute | None:
     """A bare ``name.close`` statement in a ``finally`` around the yield (to be called)."""
     index = ctx.index
@@ -307,48 +328,115 @@ def _call_bare_close(
     return None
 
 
+def _compound(ctx: FileContext, block: cst.IndentedBlock) -> cst.BaseCompoundStatement | None:
+    """The compound statement ``block`` is a clause of (None for the function's body)."""
+    for anc in ctx.index.ancestors(block):
+        if isinstance(anc, cst.FunctionDef):
+            return None
+        if isinstance(anc, cst.BaseCompoundStatement):
+            return anc
+    return None
+
+
+def _more_runs_after(compound: cst.BaseCompoundStatement, block: cst.IndentedBlock) -> bool:
+    """Clauses of ``compound`` may run after ``block`` (the handlers, ``else`` and
+    ``finally`` of a ``try``)."""
+    if not isinstance(compound, cst.Try | cst.TryStar):
+        return False
+    if compound.finalbody is not None and block is compound.finalbody.body:
+        return False
+    if block is compound.body:
+        return bool(compound.handlers or compound.orelse or compound.finalbody)
+    return compound.finalbody is not None
+
+
+def _ends_function(ctx: FileContext, function: cst.FunctionDef, block: cst.IndentedBlock) -> bool:
+    """No code of the function runs after ``block`` on a normal path."""
+    while block is not function.body:
+        compound = _compound(ctx, block)
+        if compound is None or isinstance(compound, cst.For | cst.While):
+            return False
+        if _more_runs_after(compound, block):
+            return False
+        parent = ctx.index.parent(compound)
+        if not isinstance(parent, cst.IndentedBlock) or parent.body[-1] is not compound:
+            return False
+        block = parent
+    return True
+
+
+Replacements = tuple[tuple[cst.CSTNode, Replacement], ...]
+
+
 def _wrap(
     ctx: FileContext,
     function: cst.FunctionDef,
     node: cst.Yield,
     name: str,
     awaited: bool,
+    *,
+    creation: cst.SimpleStatementLine | None = None,
     assignment: cst.SimpleStatementLine | None = None,
-) -> tuple[tuple[cst.CSTNode, Replacement], ...] | None:
+) -> Replacements | None:
+    """Where and how to wrap: see the comment above."""
     index = ctx.index
     found = statement_in_block(index, node)
     if found is None:
         return None
-    block, statement = found
-    for anc in index.ancestors(statement):
-        if anc is function:
-            break
-        if isinstance(anc, cst.For | cst.While):
+    block: cst.IndentedBlock = found[0]
+    statement: cst.BaseStatement = found[1]
+    while True:
+        if creation is not None:
+            # The assignment runs before the ``try``: it is earlier, in this block or an
+            # enclosing one.
+            creation_block = index.parent(creation)
+            if creation_block is None or index.order[creation] > index.order[statement]:
+                return None
+            if not (creation_block is block or index.is_inside(block, creation_block)):
+                return None
+        compound = _compound(ctx, block)
+        if isinstance(compound, cst.For | cst.While):
             return None  # closing inside a loop body would change what later iterations see
+        if _ends_function(ctx, function, block):
+            return _wrap_tail(block, statement, name, awaited, assignment)
+        if assignment is not None or compound is None:
+            return None
+        if (
+            isinstance(compound, cst.Try)
+            and block is compound.body
+            and compound.finalbody is None
+            and compound.handlers
+        ):
+            added = _add_finally(ctx, function, compound, name, awaited)
+            if added is not None:
+                return added
+        parent = index.parent(compound)
+        if not isinstance(parent, cst.IndentedBlock):
+            return None
+        block, statement = parent, compound
+
+
+def _wrap_tail(
+    block: cst.IndentedBlock,
+    statement: cst.BaseStatement,
+    name: str,
+    awaited: bool,
+    assignment: cst.SimpleStatementLine | None,
+) -> Replacements:
+    """``statement`` and the rest of ``block`` in ``try:`` / ``finally: name.close()``."""
     position = next(i for i, s in enumerate(block.body) if s is statement)
-    parent = index.parent(block)
-    if (
-        assignment is None
-        and isinstance(parent, cst.Try)
-        and parent.body is block
-        and parent.finalbody is None
-        and parent.handlers
-    ):
-        return _add_finally(ctx, parent, name, awaited)
     wrapped = list(block.body[position:])
     last = wrapped[-1]
+    final_lines: Sequence[cst.EmptyLine] = ()
     if len(wrapped) > 1 and is_method_call_statement(last, name, "close", awaited=awaited):
-        wrapped.pop()
         assert isinstance(last, cst.SimpleStatementLine)
-        final_lines = last.leading_lines
-        close = last.with_changes(leading_lines=())
+        wrapped.pop()
+        final_lines, close = last.leading_lines, last.with_changes(leading_lines=())
     else:
-        final_lines, close = (), call_statement(name, "close", awaited=awaited)
+        close = call_statement(name, "close", awaited=awaited)
     first = wrapped[0]
-    assert isinstance(first, cst.SimpleStatementLine)
+    assert isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement)
     lines = first.leading_lines
-    if assignment is not None:
-        lines = ()
     attempt = cst.Try(
         body=cst.IndentedBlock(
             body=[first.with_changes(leading_lines=()), *wrapped[1:]], indent=block.indent
@@ -356,32 +444,34 @@ def _wrap(
         finalbody=cst.Finally(
             body=cst.IndentedBlock(body=[close], indent=block.indent), leading_lines=final_lines
         ),
-        leading_lines=lines,
+        leading_lines=() if assignment is not None else lines,
     )
     before = list(block.body[:position])
     if assignment is not None:
-        before.append(assignment.with_changes(leading_lines=first.leading_lines))
+        before.append(assignment.with_changes(leading_lines=lines))
     return ((block, block.with_changes(body=[*before, attempt])),)
 
 
 def _add_finally(
-    ctx: FileContext, node: cst.Try, name: str, awaited: bool
-) -> tuple[tuple[cst.CSTNode, Replacement], ...]:
-    """``finally: name.close()`` on a ``try`` that only has handlers; a ``name.close()`` right
-    after that ``try`` moves into the ``finally``."""
+    ctx: FileContext, function: cst.FunctionDef, node: cst.Try, name: str, awaited: bool
+) -> Replacements | None:
+    """``finally: name.close()`` on a ``try`` that only has handlers, when nothing but
+    ``name.close()`` follows it (that close moves into the ``finally``)."""
     outer = ctx.index.parent(node)
-    following: cst.BaseStatement | None = None
-    if isinstance(outer, cst.IndentedBlock):
-        position = next(i for i, s in enumerate(outer.body) if s is node)
-        if position + 1 < len(outer.body) and is_method_call_statement(
-            outer.body[position + 1], name, "close", awaited=awaited
-        ):
-            following = outer.body[position + 1]
+    if not isinstance(outer, cst.IndentedBlock) or not _ends_function(ctx, function, outer):
+        return None
+    position = next(i for i, s in enumerate(outer.body) if s is node)
+    rest = outer.body[position + 1 :]
+    if len(rest) > 1 or (
+        rest and not is_method_call_statement(rest[0], name, "close", awaited=awaited)
+    ):
+        return None
     indent = node.body.indent if isinstance(node.body, cst.IndentedBlock) else None
-    if isinstance(following, cst.SimpleStatementLine):
-        close = following.with_changes(leading_lines=())
+    if rest:
+        following = rest[0]
+        assert isinstance(following, cst.SimpleStatementLine)
         final = cst.Finally(
-            body=cst.IndentedBlock(body=[close], indent=indent),
+            body=cst.IndentedBlock(body=[following.with_changes(leading_lines=())], indent=indent),
             leading_lines=following.leading_lines,
         )
         return ((node, node.with_changes(finalbody=final)), (following, cst.RemovalSentinel.REMOVE))
@@ -405,41 +495,41 @@ def _free_name(ctx: FileContext, function: cst.FunctionDef) -> str | None:
 def _created_in_yield_fix(
     ctx: FileContext, function: cst.FunctionDef, node: cst.Yield, call: cst.Call, kind: Kind
 ) -> Fix:
-    """``yield SessionLocal()`` -> ``db = SessionLocal()`` / ``try: yield db`` / ``finally:``."""
+    """``yield SessionLocal()`` -> ``db = SessionLocal()`` / ``try: yield db`` / ``finally:``,
+    when the ``yield`` statement ends the function."""
     name = _free_name(ctx, function)
     awaited = _close_awaited(function, kind)
-    parent = ctx.index.parent(node)
+    expr = ctx.index.parent(node)
+    statement = ctx.index.parent(expr) if expr is not None else None
     if (
         name is None
         or awaited is None
-        or not isinstance(parent, cst.Expr)
-        or not isinstance(ctx.index.parent(parent), cst.SimpleStatementLine)
+        or not isinstance(expr, cst.Expr)
+        or not isinstance(statement, cst.SimpleStatementLine)
+        or len(statement.body) != 1
     ):
         return _display(name or "the session")
-    statement = ctx.index.parent(parent)
-    assert isinstance(statement, cst.SimpleStatementLine)
-    if len(statement.body) != 1:
-        return _display(name)
     assignment = cst.SimpleStatementLine(
         body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(name))], value=call)]
     )
-    renamed = statement.with_changes(
-        body=[parent.with_changes(value=node.with_changes(value=cst.Name(name)))]
-    )
-    replacements = _wrap(ctx, function, node, name, awaited, assignment)
+    replacements = _wrap(ctx, function, node, name, awaited, assignment=assignment)
     if replacements is None:
         return _display(name)
-    # The wrapped statement is the renamed one: swap it in the new block.
+    # Yield the new name: swap the renamed statement into the ``try``.
+    renamed = statement.with_changes(
+        body=[expr.with_changes(value=node.with_changes(value=cst.Name(name)))],
+        leading_lines=(),
+    )
     ((block, new_block),) = replacements
     assert isinstance(new_block, cst.IndentedBlock)
     attempt = new_block.body[-1]
     assert isinstance(attempt, cst.Try) and isinstance(attempt.body, cst.IndentedBlock)
-    body = [renamed.with_changes(leading_lines=()), *attempt.body.body[1:]]
-    attempt = attempt.with_changes(body=attempt.body.with_changes(body=body))
-    new_block = new_block.with_changes(body=[*new_block.body[:-1], attempt])
+    attempt = attempt.with_changes(
+        body=attempt.body.with_changes(body=[renamed, *attempt.body.body[1:]])
+    )
     close = "await " if awaited else ""
     return Fix(
         Applicability.SAFE,
         f"Bind the session to `{name}` and close it in `finally: {close}{name}.close()`",
-        replacements=((block, new_block),),
+        replacements=((block, new_block.with_changes(body=[*new_block.body[:-1], attempt])),),
     )

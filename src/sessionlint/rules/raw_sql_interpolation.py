@@ -20,7 +20,20 @@ _MAX_DEPTH = 8
 #: Calls whose result cannot carry SQL text (a number or a bool).
 _NUMERIC_CALLS = frozenset({"builtins.int", "builtins.float", "builtins.bool", "builtins.len"})
 #: Parameter annotations whose values cannot carry SQL text once FastAPI validated them.
-_NUMERIC_TYPES = frozenset({"builtins.int", "builtins.float", "builtins.bool"})
+_CONSTRAINED_TYPES = frozenset(
+    {
+        "builtins.int",
+        "builtins.float",
+        "builtins.bool",
+        "uuid.UUID",
+        "decimal.Decimal",
+        "datetime.date",
+        "datetime.datetime",
+        "datetime.time",
+    }
+)
+_ENUM_BASES = frozenset({"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"})
+_LITERAL = frozenset({"typing.Literal", "typing_extensions.Literal"})
 
 
 @dataclass(frozen=True)
@@ -102,12 +115,15 @@ class RawSqlInterpolation(Rule):
     bound once to a literal, also imported ones) and local names bound once to a literal;
     `Model.__tablename__` and `Model.__table__...`; f-strings used as bound values
     (`.bindparams(x=f"...")`, `execute(stmt, {"x": f"..."})`); values that cannot carry SQL
-    text (`int(...)`, `float(...)`, `len(...)`, numbers, route parameters annotated
-    `int`/`float`/`bool`); a `text` that is not SQLAlchemy's; `cursor.execute()` of a DBAPI
-    driver (not a session); SQL strings passed in as parameters of a helper. Dynamic
-    identifiers (a column name chosen from an allow-list) and generated placeholder lists
-    (`", ".join(f":p{i}" ...)`) are flagged as warnings: sessionlint cannot prove them safe;
-    prefer `select()` constructs, `bindparam(..., expanding=True)` or `# noqa: SL501`.
+    text (numbers, `int(...)`, `float(...)`, `len(...)`, and parameters annotated `int`,
+    `float`, `bool`, `UUID`, `Decimal`, a date, a `Literal[...]` or an `Enum` — also inside
+    `Annotated`/`Optional` — and their attributes such as `sort.value`); a `text` that is not
+    SQLAlchemy's (also a local `def text` shadowing the import); `cursor.execute()` of a DBAPI
+    driver (not a session); SQL strings passed in as parameters of a helper.
+    Flagged as warnings because sessionlint cannot prove them safe: dynamic identifiers (a
+    column name checked against an allow-list elsewhere), `WHERE` clauses joined from
+    constant fragments, and generated placeholder lists (`", ".join(f":p{i}" ...)`); prefer
+    `select()` constructs, `bindparam(..., expanding=True)`, or `# noqa: SL501` with a comment.
 
     ## References
     - [SQLAlchemy: using textual SQL with bound parameters](https://docs.sqlalchemy.org/en/20/core/sqlelement.html#sqlalchemy.sql.expression.text)
@@ -176,13 +192,18 @@ class RawSqlInterpolation(Rule):
     def _is_sqlalchemy_text(ctx: FileContext, call: cst.Call) -> bool:
         """``call`` calls ``sqlalchemy.text`` (any spelling) and nothing else: a name that is
         also bound to a local ``def text`` (or any non-import) is not trusted."""
-        file, model = ctx.file, ctx.model
-        if model.callee_qualname(file, call) not in names.TEXT:
+        func = call.func
+        if isinstance(func, cst.Name):
+            # Cheap filter first: only a name imported as ``...text`` can be it.
+            bindings = ctx.index.lookup(func.value, call)
+            if not bindings or not all(
+                b.imported is not None and b.imported.rsplit(".", 1)[-1] == "text"
+                for b in bindings
+            ):
+                return False
+        elif not (isinstance(func, cst.Attribute) and func.attr.value == "text"):
             return False
-        if isinstance(call.func, cst.Name):
-            bindings = ctx.index.lookup(call.func.value, call)
-            return all(b.imported is not None for b in bindings)
-        return True
+        return ctx.model.callee_qualname(ctx.file, call) in names.TEXT
 
     # -- how the string is built -----------------------------------------------------------
     def _built(self, ctx: FileContext, expr: cst.BaseExpression, depth: int) -> Built | None:
@@ -318,6 +339,11 @@ class RawSqlInterpolation(Rule):
             parts = chain.split(".")
             if "__tablename__" in parts or "__table__" in parts:
                 return True
+            root: cst.BaseExpression = expr
+            while isinstance(root, cst.Attribute):
+                root = root.value
+            if isinstance(root, cst.Name) and self._constrained_param(ctx, root):
+                return True  # ``sort.value`` of an Enum parameter
             target = ctx.model.resolve(ctx.file, expr)
             if isinstance(target, Def):
                 return self._constant_binding(ctx, target.binding, depth)
@@ -338,14 +364,60 @@ class RawSqlInterpolation(Rule):
             # A constant of a module sessionlint cannot see: stay silent.
             return isinstance(target, External) and bool(_UPPER.match(name.value))
         if isinstance(binding.node, cst.Param):
-            annotation = binding.annotation
-            return (
-                annotation is not None
-                and ctx.model.qualname(ctx.file, annotation, binding.node) in _NUMERIC_TYPES
-            )
+            return self._constrained_param(ctx, name)
         if self._augmented(ctx, binding):
             return False
         return self._constant_binding(ctx, binding, depth)
+
+    def _constrained_param(self, ctx: FileContext, name: cst.Name) -> bool:
+        """``name`` is a parameter annotated with a type whose values cannot carry SQL text:
+        a number, a bool, a UUID, a date, a ``Literal[...]`` or an ``Enum`` (also inside
+        ``Annotated``/``Optional``/``| None``)."""
+        bindings = ctx.index.lookup(name.value, name)
+        if len(bindings) != 1 or not isinstance(bindings[0].node, cst.Param):
+            return False
+        annotation = bindings[0].annotation
+        return annotation is not None and self._constrained_type(
+            ctx, annotation, bindings[0].node, 0
+        )
+
+    def _constrained_type(
+        self, ctx: FileContext, annotation: cst.BaseExpression, at: cst.CSTNode, depth: int
+    ) -> bool:
+        if depth > _MAX_DEPTH:
+            return False
+        model, file = ctx.model, ctx.file
+        if isinstance(annotation, cst.Name) and annotation.value == "None":
+            return True
+        if isinstance(annotation, cst.BinaryOperation) and isinstance(
+            annotation.operator, cst.BitOr
+        ):
+            return self._constrained_type(
+                ctx, annotation.left, at, depth + 1
+            ) and self._constrained_type(ctx, annotation.right, at, depth + 1)
+        if isinstance(annotation, cst.Subscript):
+            base = model.qualname(file, annotation.value, at)
+            elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
+            if base in _LITERAL:
+                return True
+            if not elements:
+                return False
+            if base in names.ANNOTATED or base in names.OPTIONAL:
+                return self._constrained_type(ctx, elements[0], at, depth + 1)
+            if base in names.UNION:
+                return all(self._constrained_type(ctx, e, at, depth + 1) for e in elements)
+            return False
+        if not isinstance(annotation, cst.Name | cst.Attribute):
+            return False
+        if model.qualname(file, annotation, at) in _CONSTRAINED_TYPES:
+            return True
+        target = model.resolve(file, annotation, at)
+        if isinstance(target, Def) and isinstance(target.binding.node, cst.ClassDef):
+            cls = target.binding.node
+            return any(
+                model.qualname(target.file, base.value, cls) in _ENUM_BASES for base in cls.bases
+            )
+        return False
 
     def _constant_binding(self, ctx: FileContext, binding: Binding, depth: int) -> bool:
         """A name bound once to a literal: a module-level UPPER_CASE constant or a local."""

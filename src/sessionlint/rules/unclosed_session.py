@@ -184,8 +184,6 @@ class UnclosedSession(Rule):
             for kind, name, call in todo:
                 if kind == "gen" and call is not None:
                     facts = facts | {(name, call)}
-            if facts and isinstance(unit, cst.Return | cst.Break | cst.Continue):
-                facts = self._through_finally(ctx, function, unit, facts, transfer)
             return facts
 
         still_open = flow.analyze(function, transfer).exit_facts()
@@ -199,32 +197,6 @@ class UnclosedSession(Rule):
                 f"out until garbage collection; use `{prefix} {factory} as {name}:`",
                 fix=self._fix(ctx, function, name, call, kind, tracked[name][1]),
             )
-
-    @staticmethod
-    def _through_finally(
-        ctx: FileContext,
-        function: cst.FunctionDef,
-        unit: cst.CSTNode,
-        facts: frozenset[Open],
-        transfer: flow.Transfer[Open],
-    ) -> frozenset[Open]:
-        """A ``return``/``break``/``continue`` inside ``try`` runs its ``finally:`` first."""
-        index = ctx.index
-        child: cst.CSTNode = unit
-        for anc in index.ancestors(unit):
-            if anc is function:
-                break
-            if isinstance(anc, cst.For | cst.While) and not isinstance(unit, cst.Return):
-                break
-            if (
-                isinstance(anc, cst.Try | cst.TryStar)
-                and anc.finalbody is not None
-                and child is not anc.finalbody
-            ):
-                body = function.with_changes(body=anc.finalbody.body)
-                facts = flow.analyze(body, transfer, facts).exit_facts()
-            child = anc
-        return facts
 
     # -- the fix ------------------------------------------------------------------------
     def _fix(
