@@ -235,23 +235,35 @@ def _fix(
     """Run the fix loop over the command line's paths (or standard input, as a module of its
     own). With ``write`` the fixed files are written; a file that cannot be written gets an
     error in its outcome and the others are still fixed."""
-    if "-" in given and given != ["-"]:
-        raise UsageError("`-` (standard input) cannot be combined with other paths")
-    if given == ["-"]:
+    paths = _inputs(given, config, force_exclude)
+    if paths is None:
         name = stdin_filename or "-"
         data = sys.stdin.buffer.read()
-        if force_exclude and stdin_filename and is_excluded(Path(stdin_filename), config):
+        if _stdin_excluded(config, stdin_filename, force_exclude):
             text = data.decode("utf-8", errors="replace")
             outcome = FixOutcome(name, data, data, text, text)
         else:
             outcome = fix_source(data, name, unsafe=unsafe, config=config)
         lint = LintResult(diagnostics=list(outcome.remaining), files_checked=1)
         return FixRun(FixResult([outcome], lint), stdin=True)
+    if not paths:
+        return FixRun(FixResult([], LintResult()))
+    return FixRun(fix_paths(paths, config=config, unsafe=unsafe, write=write))
+
+
+def _inputs(given: list[str], config: Config, force_exclude: bool) -> list[str] | None:
+    """The paths to work on (``--force-exclude`` applied), or None for standard input."""
+    if "-" in given and given != ["-"]:
+        raise UsageError("`-` (standard input) cannot be combined with other paths")
+    if given == ["-"]:
+        return None
     if force_exclude:
-        given = [p for p in given if not is_excluded(Path(p), config)]
-        if not given:
-            return FixRun(FixResult([], LintResult()))
-    return FixRun(fix_paths(given, config=config, unsafe=unsafe, write=write))
+        return [p for p in given if not is_excluded(Path(p), config)]
+    return given
+
+
+def _stdin_excluded(config: Config, stdin_filename: str | None, force_exclude: bool) -> bool:
+    return bool(force_exclude and stdin_filename and is_excluded(Path(stdin_filename), config))
 
 
 def _plural(count: int, word: str) -> str:
@@ -401,17 +413,14 @@ def _lint(
     progress: Progress | None,
 ) -> LintResult:
     """Lint the command line's paths, or standard input when the path is ``-``."""
-    if "-" in given and given != ["-"]:
-        raise UsageError("`-` (standard input) cannot be combined with other paths")
-    if given == ["-"]:
-        if force_exclude and stdin_filename and is_excluded(Path(stdin_filename), config):
+    paths = _inputs(given, config, force_exclude)
+    if paths is None:
+        if _stdin_excluded(config, stdin_filename, force_exclude):
             return LintResult()
         return _lint_stdin(config, stdin_filename, reader)
-    if force_exclude:
-        given = [p for p in given if not is_excluded(Path(p), config)]
-        if not given:
-            return LintResult()
-    return lint_paths(given, config=config, progress=progress)
+    if not paths:
+        return LintResult()
+    return lint_paths(paths, config=config, progress=progress)
 
 
 def _lint_stdin(config: Config, stdin_filename: str | None, reader: _LineReader) -> LintResult:

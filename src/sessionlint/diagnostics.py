@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +26,6 @@ class Applicability(str, enum.Enum):
 
 #: What an old node is replaced with: a node, a removal, or several statements.
 Replacement = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]
-
-#: A fix's edit: given the current module, return the rewritten module.
-#: Edits are built by rules from the nodes they saw; the engine applies them.
-ModuleEdit = Callable[[cst.Module], cst.Module]
 
 
 @dataclass(frozen=True)
