@@ -10,6 +10,7 @@ lines of code, the times, the ratio and the peak memory of a CLI run. Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import resource
@@ -42,10 +43,8 @@ def corpus_dirs(extra: list[str]) -> list[Path]:
 def bare_parse(files: list[Path]) -> float:
     start = time.perf_counter()
     for path in files:
-        try:
+        with contextlib.suppress(Exception):
             cst.parse_module(path.read_bytes())
-        except Exception:
-            pass
     return time.perf_counter() - start
 
 
@@ -60,8 +59,16 @@ def cli_run(dirs: list[Path]) -> tuple[float, float]:
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     subprocess.run(
-        [sys.executable, "-m", "sessionlint", "check", "--isolated", "--format", "json",
-         *map(str, dirs)],
+        [
+            sys.executable,
+            "-m",
+            "sessionlint",
+            "check",
+            "--isolated",
+            "--format",
+            "json",
+            *map(str, dirs),
+        ],
         stdout=subprocess.DEVNULL,
         check=False,
     )

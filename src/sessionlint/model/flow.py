@@ -81,7 +81,9 @@ class _Walker(Generic[F]):
         self.finally_blocks: list[cst.Finally] = []
         self.loop_finally_depth: list[int] = []
 
-    def block(self, body: Sequence[cst.BaseStatement] | cst.BaseSuite, facts: frozenset[F] | None) -> frozenset[F] | None:
+    def block(
+        self, body: Sequence[cst.BaseStatement] | cst.BaseSuite, facts: frozenset[F] | None
+    ) -> frozenset[F] | None:
         statements: Sequence[cst.CSTNode]
         if isinstance(body, cst.IndentedBlock):
             statements = body.body

@@ -54,9 +54,23 @@ class Scope:
 
 _SKIPPED_FIELDS = frozenset(
     {
-        "leading_lines", "lines_after_decorators", "lpar", "rpar", "semicolon", "header",
-        "footer", "trailing_whitespace", "newline", "equal", "colon", "lbracket", "rbracket",
-        "lbrace", "rbrace", "dot", "relative",
+        "leading_lines",
+        "lines_after_decorators",
+        "lpar",
+        "rpar",
+        "semicolon",
+        "header",
+        "footer",
+        "trailing_whitespace",
+        "newline",
+        "equal",
+        "colon",
+        "lbracket",
+        "rbracket",
+        "lbrace",
+        "rbrace",
+        "dot",
+        "relative",
     }
 )
 _FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
@@ -166,9 +180,7 @@ class ModuleIndex:
         prev = node
         for anc in self.ancestors(node):
             if isinstance(anc, cst.FunctionDef | cst.ClassDef | cst.Lambda):
-                inner = anc.body is prev or (
-                    isinstance(anc, cst.Lambda) and anc.params is prev
-                )
+                inner = anc.body is prev or (isinstance(anc, cst.Lambda) and anc.params is prev)
                 if inner:
                     return self.scopes[anc]
             elif isinstance(anc, cst.Module):
@@ -235,8 +247,10 @@ def module_bindings(module: cst.Module) -> Scope:
             for child in node.children:
                 if isinstance(child, cst.IndentedBlock | cst.SimpleStatementSuite):
                     pending.extend(child.body)
-                elif isinstance(child, cst.If | cst.Else | cst.Finally | cst.ExceptHandler
-                                | cst.ExceptStarHandler):
+                elif isinstance(
+                    child,
+                    cst.If | cst.Else | cst.Finally | cst.ExceptHandler | cst.ExceptStarHandler,
+                ):
                     pending.append(child)
         elif isinstance(node, cst.Else | cst.Finally | cst.ExceptHandler | cst.ExceptStarHandler):
             body = node.body

@@ -52,19 +52,29 @@ CREATE_ENGINE = frozenset(
     }
 )
 CREATE_ASYNC_ENGINE = frozenset(
-    {"sqlalchemy.ext.asyncio.create_async_engine", "sqlalchemy.ext.asyncio.engine.create_async_engine"}
+    {
+        "sqlalchemy.ext.asyncio.create_async_engine",
+        "sqlalchemy.ext.asyncio.engine.create_async_engine",
+    }
 )
 
-TEXT = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text", "sqlmodel.text"})
+TEXT = frozenset(
+    {"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text", "sqlmodel.text"}
+)
 
 #: Other functions that build an engine (their result is an engine, like ``create_engine``).
 ENGINE_FROM_CONFIG = frozenset(
-    {"sqlalchemy.engine_from_config", "sqlalchemy.engine.engine_from_config",
-     "sqlalchemy.engine.create.engine_from_config"}
+    {
+        "sqlalchemy.engine_from_config",
+        "sqlalchemy.engine.engine_from_config",
+        "sqlalchemy.engine.create.engine_from_config",
+    }
 )
 ASYNC_ENGINE_FROM_CONFIG = frozenset(
-    {"sqlalchemy.ext.asyncio.async_engine_from_config",
-     "sqlalchemy.ext.asyncio.engine.async_engine_from_config"}
+    {
+        "sqlalchemy.ext.asyncio.async_engine_from_config",
+        "sqlalchemy.ext.asyncio.engine.async_engine_from_config",
+    }
 )
 #: Engine and connection classes (annotations that make a name an engine / a connection).
 ENGINE_CLASSES: dict[str, Kind] = {
@@ -97,15 +107,24 @@ DML_CONSTRUCTORS = frozenset(
         for mod in ("sqlalchemy", "sqlalchemy.sql", "sqlalchemy.sql.expression", "sqlmodel")
         for fn in ("insert", "update", "delete")
     }
-    | {"sqlalchemy.dialects.postgresql.insert", "sqlalchemy.dialects.sqlite.insert",
-       "sqlalchemy.dialects.mysql.insert"}
+    | {
+        "sqlalchemy.dialects.postgresql.insert",
+        "sqlalchemy.dialects.sqlite.insert",
+        "sqlalchemy.dialects.mysql.insert",
+    }
 )
 
 FASTAPI_APPS = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI"})
 FASTAPI_ROUTERS = frozenset({"fastapi.APIRouter", "fastapi.routing.APIRouter"})
 DEPENDS = frozenset(
-    {"fastapi.Depends", "fastapi.Security", "fastapi.params.Depends", "fastapi.params.Security",
-     "fastapi.param_functions.Depends", "fastapi.param_functions.Security"}
+    {
+        "fastapi.Depends",
+        "fastapi.Security",
+        "fastapi.params.Depends",
+        "fastapi.params.Security",
+        "fastapi.param_functions.Depends",
+        "fastapi.param_functions.Security",
+    }
 )
 ROUTE_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "options", "head", "trace", "api_route", "websocket"}
@@ -120,17 +139,21 @@ GENERATOR_TYPES = frozenset(
     {
         f"{mod}.{name}"
         for mod in ("typing", "typing_extensions", "collections.abc")
-        for name in ("Generator", "Iterator", "Iterable", "AsyncGenerator", "AsyncIterator",
-                     "AsyncIterable")
+        for name in (
+            "Generator",
+            "Iterator",
+            "Iterable",
+            "AsyncGenerator",
+            "AsyncIterator",
+            "AsyncIterable",
+        )
     }
 )
 
 CONTEXTMANAGERS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
 CLOSING = frozenset({"contextlib.closing", "contextlib.aclosing"})
 EXIT_STACKS = frozenset({"contextlib.ExitStack", "contextlib.AsyncExitStack"})
-PYTEST_FIXTURES = frozenset(
-    {"pytest.fixture", "pytest_asyncio.fixture", "pytest.yield_fixture"}
-)
+PYTEST_FIXTURES = frozenset({"pytest.fixture", "pytest_asyncio.fixture", "pytest.yield_fixture"})
 CACHES = frozenset({"functools.lru_cache", "functools.cache"})
 
 #: Callables that run a sync function in a worker thread: code handed to them may block.
@@ -148,75 +171,150 @@ PARTIAL = frozenset({"functools.partial"})
 #: Methods of a sync session that do I/O (block the event loop when called from async code).
 SYNC_IO_METHODS = frozenset(
     {
-        "execute", "exec", "scalars", "scalar", "get", "get_one", "query", "commit", "flush",
-        "refresh", "rollback", "close", "delete", "merge", "connection", "begin_nested",
-        "bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings",
+        "execute",
+        "exec",
+        "scalars",
+        "scalar",
+        "get",
+        "get_one",
+        "query",
+        "commit",
+        "flush",
+        "refresh",
+        "rollback",
+        "close",
+        "delete",
+        "merge",
+        "connection",
+        "begin_nested",
+        "bulk_save_objects",
+        "bulk_insert_mappings",
+        "bulk_update_mappings",
     }
 )
 
 #: Coroutine methods of an async session (must be awaited).
 ASYNC_COROUTINE_METHODS = frozenset(
     {
-        "execute", "scalars", "scalar", "get", "get_one", "stream", "stream_scalars", "commit",
-        "flush", "refresh", "rollback", "close", "delete", "merge", "run_sync", "connection",
-        "invalidate", "exec",
+        "execute",
+        "scalars",
+        "scalar",
+        "get",
+        "get_one",
+        "stream",
+        "stream_scalars",
+        "commit",
+        "flush",
+        "refresh",
+        "rollback",
+        "close",
+        "delete",
+        "merge",
+        "run_sync",
+        "connection",
+        "invalidate",
+        "exec",
     }
 )
 #: Plain (non-coroutine) methods of an async session: ``await`` on them is a bug.
-ASYNC_SYNC_METHODS = frozenset({"add", "add_all", "expunge", "expunge_all", "expire", "expire_all",
-                                "in_transaction"})
+ASYNC_SYNC_METHODS = frozenset(
+    {"add", "add_all", "expunge", "expunge_all", "expire", "expire_all", "in_transaction"}
+)
 
 #: Session methods that write (SL201).
 WRITE_METHODS = frozenset(
-    {"add", "add_all", "delete", "merge", "bulk_save_objects", "bulk_insert_mappings",
-     "bulk_update_mappings"}
+    {
+        "add",
+        "add_all",
+        "delete",
+        "merge",
+        "bulk_save_objects",
+        "bulk_insert_mappings",
+        "bulk_update_mappings",
+    }
 )
 EXECUTE_METHODS = frozenset({"execute", "exec"})
 
 #: Work that outlives the request (SL105): FastAPI/Starlette background tasks, threads,
 #: executors, event-loop helpers.
 BACKGROUND_TASKS = frozenset(
-    {"fastapi.BackgroundTasks", "fastapi.background.BackgroundTasks",
-     "starlette.background.BackgroundTasks"}
+    {
+        "fastapi.BackgroundTasks",
+        "fastapi.background.BackgroundTasks",
+        "starlette.background.BackgroundTasks",
+    }
 )
 BACKGROUND_TASK = frozenset({"starlette.background.BackgroundTask"})
 THREADS = frozenset({"threading.Thread", "threading.Timer"})
 EXECUTORS = frozenset(
-    {f"concurrent.futures.{cls}" for cls in ("Executor", "ThreadPoolExecutor", "ProcessPoolExecutor")}
-    | {"concurrent.futures.thread.ThreadPoolExecutor",
-       "concurrent.futures.process.ProcessPoolExecutor", "concurrent.futures._base.Executor"}
+    {
+        f"concurrent.futures.{cls}"
+        for cls in ("Executor", "ThreadPoolExecutor", "ProcessPoolExecutor")
+    }
+    | {
+        "concurrent.futures.thread.ThreadPoolExecutor",
+        "concurrent.futures.process.ProcessPoolExecutor",
+        "concurrent.futures._base.Executor",
+    }
 )
 EVENT_LOOP_GETTERS = frozenset(
-    {"asyncio.get_running_loop", "asyncio.get_event_loop", "asyncio.events.get_running_loop",
-     "asyncio.events.get_event_loop", "asyncio.new_event_loop"}
+    {
+        "asyncio.get_running_loop",
+        "asyncio.get_event_loop",
+        "asyncio.events.get_running_loop",
+        "asyncio.events.get_event_loop",
+        "asyncio.new_event_loop",
+    }
 )
 #: Functions that block until the futures they receive are done.
 FUTURE_WAITERS = frozenset(
-    {"concurrent.futures.wait", "concurrent.futures.as_completed",
-     "concurrent.futures._base.wait", "concurrent.futures._base.as_completed"}
+    {
+        "concurrent.futures.wait",
+        "concurrent.futures.as_completed",
+        "concurrent.futures._base.wait",
+        "concurrent.futures._base.as_completed",
+    }
 )
 
 #: SQLAlchemy's StaticPool (SL402).
 STATIC_POOL = frozenset(
-    {"sqlalchemy.StaticPool", "sqlalchemy.pool.StaticPool", "sqlalchemy.pool.impl.StaticPool",
-     "sqlmodel.StaticPool"}
+    {
+        "sqlalchemy.StaticPool",
+        "sqlalchemy.pool.StaticPool",
+        "sqlalchemy.pool.impl.StaticPool",
+        "sqlmodel.StaticPool",
+    }
 )
 
 #: asyncio functions that run several awaitables at the same time (SL303).
 CONCURRENT_RUNNERS = frozenset(
-    {"asyncio.gather", "asyncio.tasks.gather", "asyncio.wait", "asyncio.tasks.wait",
-     "asyncio.as_completed", "asyncio.tasks.as_completed"}
+    {
+        "asyncio.gather",
+        "asyncio.tasks.gather",
+        "asyncio.wait",
+        "asyncio.tasks.wait",
+        "asyncio.as_completed",
+        "asyncio.tasks.as_completed",
+    }
 )
 #: Functions that start a task running concurrently with the caller (SL303).
 TASK_SPAWNERS = frozenset(
-    {"asyncio.create_task", "asyncio.tasks.create_task", "asyncio.ensure_future",
-     "asyncio.tasks.ensure_future"}
+    {
+        "asyncio.create_task",
+        "asyncio.tasks.create_task",
+        "asyncio.ensure_future",
+        "asyncio.tasks.ensure_future",
+    }
 )
 TASK_GROUPS = frozenset(
     {"asyncio.TaskGroup", "asyncio.taskgroups.TaskGroup", "anyio.create_task_group"}
 )
 #: A ``scopefunc`` that scopes a registry per thread, like the default (SL305).
 THREAD_SCOPEFUNCS = frozenset(
-    {"threading.get_ident", "_thread.get_ident", "threading.current_thread",
-     "threading.get_native_id"}
+    {
+        "threading.get_ident",
+        "_thread.get_ident",
+        "threading.current_thread",
+        "threading.get_native_id",
+    }
 )

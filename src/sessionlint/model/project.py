@@ -117,7 +117,9 @@ def parse_source(
         return ParseFailure(max(line, 1), max(column, 1), f"syntax error: {reason}")
     except Exception as exc:  # LibCST raises other errors on some inputs (t-strings, ...)
         return ParseFailure(1, 1, f"cannot parse file: {type(exc).__name__}: {_one_line(str(exc))}")
-    return SourceFile(module, text, path=path, display_path=display_path, encoding=encoding, bom=bom)
+    return SourceFile(
+        module, text, path=path, display_path=display_path, encoding=encoding, bom=bom
+    )
 
 
 def _one_line(text: str) -> str:

@@ -164,6 +164,7 @@ class Model:
         self._registered_routes: set[cst.CSTNode] | None = None
         self._uses_fastapi: bool | None = None
         self._helper_io: dict[tuple[cst.FunctionDef, str], bool] = {}
+        self._module_names: dict[SourceFile, str | None] = {}
         self._attribute_uses: dict[
             tuple[int, str, str], list[tuple[SourceFile, cst.Attribute]]
         ] = {}
@@ -253,6 +254,11 @@ class Model:
 
     def module_name(self, file: SourceFile) -> str | None:
         """The dotted module name of a project file, relative to the project root."""
+        if file not in self._module_names:
+            self._module_names[file] = self._module_name(file)
+        return self._module_names[file]
+
+    def _module_name(self, file: SourceFile) -> str | None:
         if file.path is None or self.project.root is None:
             return None
         try:
@@ -272,7 +278,9 @@ class Model:
     def callee_qualname(self, file: SourceFile, call: cst.Call) -> str | None:
         return self.qualname(file, call.func, call)
 
-    def function_def(self, file: SourceFile, expr: cst.BaseExpression) -> tuple[SourceFile, cst.FunctionDef] | None:
+    def function_def(
+        self, file: SourceFile, expr: cst.BaseExpression
+    ) -> tuple[SourceFile, cst.FunctionDef] | None:
         """The project function ``expr`` names, if any."""
         target = self.resolve(file, expr)
         if isinstance(target, Def) and isinstance(target.binding.node, cst.FunctionDef):
@@ -402,7 +410,10 @@ class Model:
             kind = self.annotation_kind(file, binding.annotation, node)
             if kind is not None:
                 return kind
-        if isinstance(node, cst.Assign | cst.AnnAssign | cst.NamedExpr) and binding.value is not None:
+        if (
+            isinstance(node, cst.Assign | cst.AnnAssign | cst.NamedExpr)
+            and binding.value is not None
+        ):
             return self.session_kind(file, binding.value)
         return None
 
@@ -549,9 +560,7 @@ class Model:
             return self.annotation_kind(file, parsed, at_node)
         if isinstance(annotation, cst.Subscript):
             base = self.qualname(file, annotation.value, at_node)
-            elements = [
-                e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)
-            ]
+            elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
             if not elements:
                 return None
             if base in names.ANNOTATED or base in names.OPTIONAL:
@@ -856,7 +865,9 @@ class Model:
         if arg is None:
             return None
         target = self.resolve(file, arg)
-        if isinstance(target, Def) and isinstance(target.binding.node, cst.FunctionDef | cst.ClassDef):
+        if isinstance(target, Def) and isinstance(
+            target.binding.node, cst.FunctionDef | cst.ClassDef
+        ):
             return target.file, target.binding.node
         if isinstance(target, External):
             return target
@@ -1056,9 +1067,10 @@ class Model:
             return False
         binding = target.binding
         wanted = names.FASTAPI_APPS | names.FASTAPI_ROUTERS
-        if binding.annotation is not None and self.qualname(
-            target.file, binding.annotation, binding.node
-        ) in wanted:
+        if (
+            binding.annotation is not None
+            and self.qualname(target.file, binding.annotation, binding.node) in wanted
+        ):
             return True
         value = binding.value
         if isinstance(binding.node, cst.Param) or not isinstance(value, cst.Call):
@@ -1232,9 +1244,7 @@ class Model:
         for anc in file.index.ancestors(node):
             if anc is stop:
                 return None
-            if isinstance(anc, cst.With) and self.is_begin_with(
-                file, anc, savepoints=savepoints
-            ):
+            if isinstance(anc, cst.With) and self.is_begin_with(file, anc, savepoints=savepoints):
                 return anc
         return None
 
@@ -1330,9 +1340,7 @@ class Model:
         if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
             return True
         parts = set(path.parts[:-1])
-        if parts & {"alembic", "migrations"} and (name == "env.py" or "versions" in parts):
-            return True
-        return False
+        return bool(parts & {"alembic", "migrations"} and (name == "env.py" or "versions" in parts))
 
     @staticmethod
     def under_main_guard(file: SourceFile, node: cst.CSTNode) -> bool:

@@ -197,8 +197,7 @@ class RawSqlInterpolation(Rule):
             # Cheap filter first: only a name imported as ``...text`` can be it.
             bindings = ctx.index.lookup(func.value, call)
             if not bindings or not all(
-                b.imported is not None and b.imported.rsplit(".", 1)[-1] == "text"
-                for b in bindings
+                b.imported is not None and b.imported.rsplit(".", 1)[-1] == "text" for b in bindings
             ):
                 return False
         elif not (isinstance(func, cst.Attribute) and func.attr.value == "text"):
