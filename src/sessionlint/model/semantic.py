@@ -22,7 +22,7 @@ import cycles) are cut by a guard and answer "unknown", which rules treat as "st
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TypeVar
@@ -310,28 +310,7 @@ class Model:
         return None
 
     def _name_kind(self, file: SourceFile, expr: cst.Name) -> Kind | None:
-        bindings = file.index.lookup(expr.value, expr)
-        kinds: set[Kind | None] = set()
-        for binding in bindings:
-            if binding.imported is not None:
-                target = self._resolve_dotted(file, binding.imported, 0)
-                if isinstance(target, Def):
-                    kinds.add(self.binding_kind(target.file, target.binding))
-                else:
-                    kinds.add(None)
-                continue
-            value = binding.value
-            if (
-                isinstance(binding.node, cst.Assign | cst.AnnAssign)
-                and binding.annotation is None
-                and isinstance(value, cst.Name)
-                and value.value == "None"
-            ):
-                continue  # ``db = None`` before ``db = SessionLocal()``
-            kinds.add(self.binding_kind(file, binding))
-        if len(kinds) == 1:
-            return kinds.pop()
-        return None
+        return self._bound_kind(file, expr, self.binding_kind)
 
     def _attribute_kind(self, file: SourceFile, expr: cst.Attribute) -> Kind | None:
         target = self.resolve(file, expr)
@@ -452,11 +431,7 @@ class Model:
 
     def _class_kind(self, file: SourceFile, cls: cst.ClassDef) -> Kind | None:
         """A project class that subclasses a session class is a session class."""
-        for base in cls.bases:
-            kind = self.annotation_kind(file, base.value, cls)
-            if kind is not None:
-                return kind
-        return None
+        return self.annotation_kind(file, cls.name, cls)
 
     def factory_kind(self, file: SourceFile, expr: cst.BaseExpression) -> Kind | None:
         """The kind of session that calling ``expr`` creates, when ``expr`` is a session
@@ -543,10 +518,15 @@ class Model:
         return False
 
     def annotation_kind(
-        self, file: SourceFile, annotation: cst.BaseExpression, at: cst.CSTNode | None = None
+        self,
+        file: SourceFile,
+        annotation: cst.BaseExpression,
+        at: cst.CSTNode | None = None,
+        classes: Mapping[str, Kind] = names.SESSION_CLASSES,
     ) -> Kind | None:
-        """The session kind an annotation denotes: a session class, ``Annotated[...]``,
-        ``Optional``/``| None``, a string annotation, or a type alias of any of these
+        """The kind an annotation denotes when it names one of ``classes`` (by default the
+        session classes): directly, in ``Annotated[...]``, ``Optional``/``Union``/``| None``,
+        a string annotation, a project subclass, or a type alias of any of these
         (``X = Annotated[...]``, ``X: TypeAlias = ...``, ``type X = ...``), also imported."""
         at_node = at if at is not None else annotation
         if isinstance(annotation, cst.SimpleString):
@@ -557,47 +537,53 @@ class Model:
                 parsed = cst.parse_expression(text)
             except Exception:
                 return None
-            return self.annotation_kind(file, parsed, at_node)
+            return self.annotation_kind(file, parsed, at_node, classes)
+        elements: list[cst.BaseExpression]
         if isinstance(annotation, cst.Subscript):
             base = self.qualname(file, annotation.value, at_node)
             elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
             if not elements:
                 return None
             if base in names.ANNOTATED or base in names.OPTIONAL:
-                return self.annotation_kind(file, elements[0], at_node)
-            if base in names.UNION:
-                kinds = {self.annotation_kind(file, e, at_node) for e in elements}
-                kinds.discard(None)
-                return kinds.pop() if len(kinds) == 1 else None
-            return None
-        if isinstance(annotation, cst.BinaryOperation) and isinstance(
+                return self.annotation_kind(file, elements[0], at_node, classes)
+            if base not in names.UNION:
+                return None
+        elif isinstance(annotation, cst.BinaryOperation) and isinstance(
             annotation.operator, cst.BitOr
         ):
-            kinds = {
-                self.annotation_kind(file, annotation.left, at_node),
-                self.annotation_kind(file, annotation.right, at_node),
-            }
-            kinds.discard(None)
-            return kinds.pop() if len(kinds) == 1 else None
-        if not isinstance(annotation, cst.Name | cst.Attribute):
+            elements = [annotation.left, annotation.right]
+        elif isinstance(annotation, cst.Name | cst.Attribute):
+            target = self.resolve(file, annotation, at_node)
+            if isinstance(target, External):
+                return classes.get(target.qualname)
+            if isinstance(target, Def):
+                return self._cached(
+                    f"alias-{id(classes)}",
+                    target.binding,
+                    lambda: self._alias_kind(target.file, target.binding, classes),
+                    None,
+                )
             return None
-        target = self.resolve(file, annotation, at_node)
-        if isinstance(target, External):
-            return names.SESSION_CLASSES.get(target.qualname)
-        if isinstance(target, Def):
-            return self._cached(
-                "alias", target.binding, lambda: self._alias_kind(target.file, target.binding), None
-            )
-        return None
+        else:
+            return None
+        kinds = {self.annotation_kind(file, e, at_node, classes) for e in elements}
+        kinds.discard(None)
+        return kinds.pop() if len(kinds) == 1 else None
 
-    def _alias_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
+    def _alias_kind(
+        self, file: SourceFile, binding: Binding, classes: Mapping[str, Kind]
+    ) -> Kind | None:
         node = binding.node
-        if isinstance(node, cst.ClassDef):
-            return self._class_kind(file, node)
+        if isinstance(node, cst.ClassDef):  # a project subclass
+            for base in node.bases:
+                kind = self.annotation_kind(file, base.value, node, classes)
+                if kind is not None:
+                    return kind
+            return None
         if binding.value is None or binding.scope.kind == "function":
             return None
         if isinstance(node, cst.TypeAlias | cst.Assign | cst.AnnAssign):
-            return self.annotation_kind(file, binding.value, node)
+            return self.annotation_kind(file, binding.value, node, classes)
         return None
 
     # -- engines and connections ----------------------------------------------------------
@@ -624,7 +610,7 @@ class Model:
                 return None
             fn_file, function = fn
             if function.returns is not None:
-                kind = self._class_annotation_kind(
+                kind = self.annotation_kind(
                     fn_file, function.returns.annotation, function, names.ENGINE_CLASSES
                 )
                 if kind is not None:
@@ -638,7 +624,7 @@ class Model:
 
     def _engine_binding_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
         if binding.annotation is not None:
-            kind = self._class_annotation_kind(
+            kind = self.annotation_kind(
                 file, binding.annotation, binding.node, names.ENGINE_CLASSES
             )
             if kind is not None:
@@ -675,7 +661,7 @@ class Model:
     def _connection_binding_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
         node = binding.node
         if binding.annotation is not None:
-            kind = self._class_annotation_kind(
+            kind = self.annotation_kind(
                 file, binding.annotation, node, names.CONNECTION_CLASSES
             )
             if kind is not None:
@@ -720,45 +706,6 @@ class Model:
             ):
                 continue  # ``engine = None`` before ``engine = create_engine(...)``
             kinds.add(per_binding(file, binding))
-        return kinds.pop() if len(kinds) == 1 else None
-
-    def _class_annotation_kind(
-        self,
-        file: SourceFile,
-        annotation: cst.BaseExpression,
-        at: cst.CSTNode,
-        classes: dict[str, Kind],
-    ) -> Kind | None:
-        """The kind an annotation naming one of ``classes`` denotes (also ``Optional``,
-        ``Annotated``, ``X | None`` and string annotations)."""
-        if isinstance(annotation, cst.SimpleString):
-            text = annotation.evaluated_value
-            try:
-                parsed = cst.parse_expression(text) if isinstance(text, str) else None
-            except Exception:
-                return None
-            if parsed is None:
-                return None
-            return self._class_annotation_kind(file, parsed, at, classes)
-        if isinstance(annotation, cst.Subscript):
-            base = self.qualname(file, annotation.value, at)
-            elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
-            if not elements:
-                return None
-            if base in names.ANNOTATED or base in names.OPTIONAL:
-                return self._class_annotation_kind(file, elements[0], at, classes)
-            if base not in names.UNION:
-                return None
-        elif isinstance(annotation, cst.BinaryOperation) and isinstance(
-            annotation.operator, cst.BitOr
-        ):
-            elements = [annotation.left, annotation.right]
-        elif isinstance(annotation, cst.Name | cst.Attribute):
-            return classes.get(self.qualname(file, annotation, at) or "")
-        else:
-            return None
-        kinds = {self._class_annotation_kind(file, e, at, classes) for e in elements}
-        kinds.discard(None)
         return kinds.pop() if len(kinds) == 1 else None
 
     # -- strings --------------------------------------------------------------------------
