@@ -19,7 +19,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Diagnostic
+from sessionlint.diagnostics import Applicability, Diagnostic, Fix
 from sessionlint.model.project import ParseFailure, SourceFile
 from sessionlint.model.semantic import Model
 from sessionlint.rule import Report, Rule
@@ -135,11 +135,17 @@ def check_file(
                 severity=report.severity or rule.severity,
                 message=report.message,
                 url=rule.url(),
-                fix=report.fix,
+                fix=report.fix or _suggestion(rule),
             )
         )
     diagnostics.sort(key=lambda d: d.sort_key)
     return diagnostics, errors
+
+
+def _suggestion(rule: type[Rule]) -> Fix | None:
+    if rule.suggestion is None:
+        return None
+    return Fix(Applicability.DISPLAY_ONLY, rule.suggestion)
 
 
 def _statement_line(file: SourceFile, node: cst.CSTNode, positions: object) -> int | None:

@@ -57,6 +57,8 @@ class Rule:
     severity: ClassVar[Severity]
     #: The best fix the rule can offer (``None``: no fix at all).
     fix_applicability: ClassVar[Applicability | None] = None
+    #: A display-only suggestion attached to findings that carry no fix of their own.
+    suggestion: ClassVar[str | None] = None
     #: Enabled unless the user deselects it.
     default_enabled: ClassVar[bool] = True
 

@@ -661,9 +661,7 @@ class Model:
     def _connection_binding_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
         node = binding.node
         if binding.annotation is not None:
-            kind = self.annotation_kind(
-                file, binding.annotation, node, names.CONNECTION_CLASSES
-            )
+            kind = self.annotation_kind(file, binding.annotation, node, names.CONNECTION_CLASSES)
             if kind is not None:
                 return kind
         if isinstance(node, cst.WithItem):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Severity
+from sessionlint.diagnostics import Applicability, Severity
 from sessionlint.model import names
 from sessionlint.model.index import FunctionNode, ModuleIndex
 from sessionlint.model.names import Kind
@@ -102,6 +102,10 @@ class ConcurrentAsyncSession(Rule):
     name = "concurrent-async-session"
     summary = "One AsyncSession used by coroutines that run at the same time"
     severity = Severity.ERROR
+    fix_applicability = Applicability.DISPLAY_ONLY
+    suggestion = (
+        "Await the calls one after another, or give each task its own session from the factory"
+    )
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         index = ctx.index

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Severity
+from sessionlint.diagnostics import Applicability, Severity
 from sessionlint.model import names
 from sessionlint.rule import Report, Rule
 
@@ -87,6 +87,8 @@ class EnginePerRequest(Rule):
     name = "engine-per-request"
     summary = "An engine (and its connection pool) is created on every request"
     severity = Severity.ERROR
+    fix_applicability = Applicability.DISPLAY_ONLY
+    suggestion = "Create the engine once (module level or the lifespan) and reuse it"
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         file, model, index = ctx.file, ctx.model, ctx.index

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Severity
+from sessionlint.diagnostics import Applicability, Severity
 from sessionlint.model.ownership import is_reference
 from sessionlint.rule import Report, Rule
 
@@ -96,6 +96,10 @@ class ManualDependencyCall(Rule):
     name = "manual-dependency-call"
     summary = "A session generator dependency run by hand, so its cleanup does not run"
     severity = Severity.ERROR
+    fix_applicability = Applicability.DISPLAY_ONLY
+    suggestion = (
+        "Let FastAPI call it with `Depends(...)`, or use `with contextmanager(dependency)() as db:`"
+    )
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         file, model, index = ctx.file, ctx.model, ctx.index

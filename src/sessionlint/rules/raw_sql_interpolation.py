@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Severity
+from sessionlint.diagnostics import Applicability, Severity
 from sessionlint.model import names
 from sessionlint.model.index import Binding
 from sessionlint.model.semantic import Def, External, call_args, dotted_name, method_call
@@ -134,6 +134,8 @@ class RawSqlInterpolation(Rule):
     name = "raw-sql-interpolation"
     summary = "SQL text built by string interpolation (SQL injection)"
     severity = Severity.ERROR
+    fix_applicability = Applicability.DISPLAY_ONLY
+    suggestion = 'Use bound parameters: `text("... WHERE name = :name")` with `{"name": value}`'
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         reported: set[cst.CSTNode] = set()

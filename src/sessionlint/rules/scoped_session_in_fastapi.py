@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Severity
+from sessionlint.diagnostics import Applicability, Severity
 from sessionlint.model import names
 from sessionlint.model.names import Kind
 from sessionlint.model.semantic import call_args
@@ -79,6 +79,11 @@ class ScopedSessionInFastapi(Rule):
     name = "scoped-session-in-fastapi"
     summary = "A scoped_session registry whose scope does not follow FastAPI requests"
     severity = Severity.WARNING
+    fix_applicability = Applicability.DISPLAY_ONLY
+    suggestion = (
+        "Use a dependency that yields one session per request, "
+        "or `remove()` the registry at the end of each request"
+    )
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         file, model, index = ctx.file, ctx.model, ctx.index

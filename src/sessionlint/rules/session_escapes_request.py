@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Severity
+from sessionlint.diagnostics import Applicability, Severity
 from sessionlint.model import names
 from sessionlint.model.index import Binding
 from sessionlint.model.project import SourceFile
@@ -136,6 +136,8 @@ class SessionEscapesRequest(Rule):
     name = "session-escapes-request"
     summary = "A request-scoped session is handed to work that outlives the request"
     severity = Severity.WARNING
+    fix_applicability = Applicability.DISPLAY_ONLY
+    suggestion = "Hand over ids or plain data and open a new session inside the background work"
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         for function in ctx.index.nodes(cst.FunctionDef):

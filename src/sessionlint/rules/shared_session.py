@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from sessionlint.context import FileContext
-from sessionlint.diagnostics import Severity
+from sessionlint.diagnostics import Applicability, Severity
 from sessionlint.rule import Report, Rule
 
 
@@ -66,6 +66,10 @@ class SharedSession(Rule):
     name = "shared-session"
     summary = "A session shared by all requests and threads"
     severity = Severity.ERROR
+    fix_applicability = Applicability.DISPLAY_ONLY
+    suggestion = (
+        "Create one session per request in a dependency: `with SessionLocal() as db: yield db`"
+    )
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         file, model, index = ctx.file, ctx.model, ctx.index
