@@ -283,6 +283,7 @@ STATIC_POOL = frozenset(
         "sqlalchemy.pool.StaticPool",
         "sqlalchemy.pool.impl.StaticPool",
         "sqlmodel.StaticPool",
+        "sqlmodel.pool.StaticPool",
     }
 )
 

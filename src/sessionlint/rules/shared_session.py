@@ -99,7 +99,7 @@ class SharedSession(Rule):
                 return "in a class body"
             return "at module scope"
         if isinstance(parent, cst.Assign) and any(
-            _is_state_attribute(t.target) for t in parent.targets
+            self._on_app_state(ctx, t.target) for t in parent.targets
         ):
             return "and stored on app.state"
         if (
@@ -109,6 +109,21 @@ class SharedSession(Rule):
         ):
             return "in a cached function"
         return None
+
+    @staticmethod
+    def _on_app_state(ctx: FileContext, target: cst.BaseExpression) -> bool:
+        """``app.state.db`` (``app`` a FastAPI app) or ``request.app.state.db``; not
+        ``request.state.db``, which lives for one request."""
+        if not (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Attribute)
+            and target.value.attr.value == "state"
+        ):
+            return False
+        owner = target.value.value
+        if isinstance(owner, cst.Attribute):
+            return owner.attr.value == "app"
+        return ctx.model.is_app_or_router(ctx.file, owner)
 
     @staticmethod
     def _returned(ctx: FileContext, call: cst.Call, function: cst.FunctionDef) -> bool:
@@ -123,12 +138,3 @@ class SharedSession(Rule):
                 for r in index.own_nodes(function, cst.Return)
             )
         return False
-
-
-def _is_state_attribute(target: cst.BaseExpression) -> bool:
-    """``app.state.db`` / ``request.app.state.db``."""
-    return (
-        isinstance(target, cst.Attribute)
-        and isinstance(target.value, cst.Attribute)
-        and target.value.attr.value == "state"
-    )
