@@ -135,8 +135,9 @@ class AsyncExpireOnCommit(Rule):
 
     @staticmethod
     def _configured_later(ctx: FileContext, call: cst.Call) -> bool:
-        """``<factory>.configure(expire_on_commit=False)`` somewhere in the project for the
-        module-level factory this call builds."""
+        """``<factory>.configure(expire_on_commit=False)`` for the factory this call builds:
+        anywhere in the project for a module-level factory, later in the same function for a
+        local one."""
         index = ctx.index
         statement = index.parent(call)
         if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
@@ -145,9 +146,22 @@ class AsyncExpireOnCommit(Rule):
             target = statement.target
         else:
             return False
-        if not isinstance(target, cst.Name) or index.scope_of(statement).kind != "module":
+        if not isinstance(target, cst.Name):
             return False
-        for other, attribute in ctx.model.attribute_uses(ctx.file, target.value, "configure"):
+        scope = index.scope_of(statement)
+        if scope.kind == "module":
+            uses = ctx.model.attribute_uses(ctx.file, target.value, "configure")
+        else:  # a local factory: ``.configure(...)`` later in the same function
+            uses = [
+                (ctx.file, attribute)
+                for attribute in index.nodes(cst.Attribute)
+                if attribute.attr.value == "configure"
+                and isinstance(attribute.value, cst.Name)
+                and attribute.value.value == target.value
+                and index.scope_of(attribute) is scope
+                and index.before(statement, attribute)
+            ]
+        for other, attribute in uses:
             configure = other.index.parent(attribute)
             if not isinstance(configure, cst.Call) or configure.func is not attribute:
                 continue

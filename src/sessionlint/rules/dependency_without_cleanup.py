@@ -11,6 +11,7 @@ from sessionlint.diagnostics import Applicability, Fix, Replacement, Severity
 from sessionlint.edits import call_statement, is_method_call_statement, statement_in_block
 from sessionlint.model import names
 from sessionlint.model.index import Binding
+from sessionlint.model.semantic import dotted_name
 from sessionlint.model.names import Kind
 from sessionlint.rule import Report, Rule
 
@@ -97,7 +98,9 @@ class DependencyWithoutCleanup(Rule):
                     continue
                 if isinstance(value, cst.Call):
                     kind = model.creation_kind(file, value)
-                    if kind is not None:
+                    if kind is not None and not _finally_calls(
+                        ctx, function, node, _closers(ctx, None, value)
+                    ):
                         yield Report(
                             node,
                             "Session created in a `yield` is never closed",
@@ -120,12 +123,16 @@ class DependencyWithoutCleanup(Rule):
             return None
         if any(isinstance(b.node, cst.WithItem) for b in created):
             return None  # ``with SessionLocal() as db: yield db``
+        closers: set[tuple[str, str]] = set()
+        for binding in created:
+            if isinstance(binding.value, cst.Call):
+                closers |= _closers(ctx, name.value, binding.value)
         finally_uncalled = False
         for anc in index.ancestors(node):
             if anc is function:
                 break
             if isinstance(anc, cst.Try) and anc.finalbody is not None:
-                state = _closes(ctx, anc.finalbody, name.value)
+                state = _closes(ctx, anc.finalbody, closers)
                 if state == "called":
                     return None
                 finally_uncalled = finally_uncalled or state == "uncalled"
@@ -180,17 +187,43 @@ def _creates(ctx: FileContext, binding: Binding) -> bool:
     )
 
 
-def _closes(ctx: FileContext, block: cst.Finally, name: str) -> str | None:
-    """'called' if the block calls ``name.close()``; 'uncalled' if it only mentions it."""
+def _closers(ctx: FileContext, name: str | None, creation: cst.Call) -> set[tuple[str, str]]:
+    """The calls that release a session: ``name.close()``, and for a session handed out by
+    a ``scoped_session`` registry (``db = Scoped()``), ``Scoped.remove()``."""
+    closers = {(name, "close")} if name is not None else set()
+    if ctx.model.from_scoped_registry(ctx.file, creation):
+        registry = dotted_name(creation.func)
+        if registry is not None:
+            closers.add((registry, "remove"))
+    return closers
+
+
+def _finally_calls(
+    ctx: FileContext, function: cst.FunctionDef, node: cst.CSTNode, closers: set[tuple[str, str]]
+) -> bool:
+    """A ``finally:`` around ``node`` (inside ``function``) calls one of ``closers``."""
+    for anc in ctx.index.ancestors(node):
+        if anc is function:
+            return False
+        if (
+            isinstance(anc, cst.Try)
+            and anc.finalbody is not None
+            and _closes(ctx, anc.finalbody, closers) == "called"
+        ):
+            return True
+    return False
+
+
+def _closes(ctx: FileContext, block: cst.Finally, closers: set[tuple[str, str]]) -> str | None:
+    """'called' if the block calls one of ``closers`` (``(receiver, method)``); 'uncalled' if
+    it only mentions one (``finally: db.close`` without the call)."""
     index = ctx.index
     mentioned = False
+    start, end = index.order[block], index.end_order(block)
     for attr in index.nodes(cst.Attribute):
-        if not (
-            attr.attr.value == "close"
-            and isinstance(attr.value, cst.Name)
-            and attr.value.value == name
-            and index.is_inside(attr, block)
-        ):
+        if not start < index.order[attr] < end:
+            continue
+        if (dotted_name(attr.value), attr.attr.value) not in closers:
             continue
         parent = index.parent(attr)
         if isinstance(parent, cst.Call) and parent.func is attr:

@@ -355,7 +355,12 @@ class RawSqlInterpolation(Rule):
         if name.value in ("True", "False", "None"):
             return True
         bindings = ctx.index.lookup(name.value, name)
-        if len(bindings) != 1:
+        if len(bindings) > 1:  # ``for t in (...)`` twice: every loop must be over constants
+            return all(
+                isinstance(b.node, cst.For) and self._constant_binding(ctx, b, depth)
+                for b in bindings
+            )
+        if not bindings:
             return False
         binding = bindings[0]
         if binding.imported is not None:
@@ -421,7 +426,16 @@ class RawSqlInterpolation(Rule):
         return False
 
     def _constant_binding(self, ctx: FileContext, binding: Binding, depth: int) -> bool:
-        """A name bound once to a literal: a module-level UPPER_CASE constant or a local."""
+        """A name bound once to a literal: a module-level UPPER_CASE constant or a local; or
+        the target of a ``for`` over a literal tuple/list or over such a constant."""
+        if isinstance(binding.node, cst.For) and isinstance(binding.node.target, cst.Name):
+            iterable = binding.node.iter
+            if isinstance(iterable, cst.Tuple | cst.List):
+                return self._literal(iterable, depth + 1)
+            if isinstance(iterable, cst.Name):
+                found = ctx.index.lookup(iterable.value, binding.node)
+                return len(found) == 1 and self._constant_binding(ctx, found[0], depth + 1)
+            return False
         if not isinstance(binding.node, cst.Assign | cst.AnnAssign) or binding.value is None:
             return False
         if len(binding.scope.bindings.get(binding.name, [])) != 1:
