@@ -11,8 +11,8 @@ from sessionlint.diagnostics import Applicability, Fix, Replacement, Severity
 from sessionlint.edits import call_statement, is_method_call_statement, statement_in_block
 from sessionlint.model import names
 from sessionlint.model.index import Binding
-from sessionlint.model.semantic import dotted_name
 from sessionlint.model.names import Kind
+from sessionlint.model.semantic import dotted_name
 from sessionlint.rule import Report, Rule
 
 
