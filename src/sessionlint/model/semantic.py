@@ -205,6 +205,11 @@ class Model:
                 return External(f"{base.qualname}.{attr}")
             if isinstance(base, ModuleRef):
                 return self._member(base.file, [attr], 0)
+            if isinstance(base, Def) and isinstance(base.binding.node, cst.ClassDef):
+                # ``Service.method``: a function defined in the project class's body.
+                members = base.file.index.scopes[base.binding.node].bindings.get(attr)
+                if members and isinstance(members[-1].node, cst.FunctionDef):
+                    return Def(base.file, members[-1])
         return None
 
     def _resolve_dotted(self, file: SourceFile, dotted: str, depth: int) -> Target | None:
@@ -808,7 +813,9 @@ class Model:
         positional, keywords = call_args(call)
         arg = positional[0] if positional else keywords.get("dependency")
         if arg is None:
-            return None
+            arg = self._annotated_class(file, call)  # ``svc: Service = Depends()``
+            if arg is None:
+                return None
         target = self.resolve(file, arg)
         if isinstance(target, Def) and isinstance(
             target.binding.node, cst.FunctionDef | cst.ClassDef
@@ -816,6 +823,23 @@ class Model:
             return target.file, target.binding.node
         if isinstance(target, External):
             return target
+        return None
+
+    @staticmethod
+    def _annotated_class(file: SourceFile, call: cst.Call) -> cst.BaseExpression | None:
+        """For ``Depends()`` without a callable, the annotation FastAPI calls instead:
+        ``p: Service = Depends()`` or ``p: Annotated[Service, Depends()]``."""
+        index = file.index
+        parent = index.parent(call)
+        if isinstance(parent, cst.Param) and parent.default is call and parent.annotation:
+            return parent.annotation.annotation
+        if isinstance(parent, cst.Index):
+            element = index.parent(parent)
+            subscript = index.parent(element) if element is not None else None
+            if isinstance(subscript, cst.Subscript) and subscript.slice:
+                first = subscript.slice[0].slice
+                if isinstance(first, cst.Index) and first is not parent:
+                    return first.value
         return None
 
     def depends_scope(self, call: cst.Call) -> str | None:
