@@ -1,6 +1,6 @@
 """``python -m sessionlint``."""
 
-from sessionlint.cli import main
+from sessionlint.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

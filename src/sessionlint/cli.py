@@ -523,3 +523,19 @@ def _stdout_console() -> Console:
     return Console(
         no_color=not _use_color(sys.stdout), highlight=False, emoji=False, soft_wrap=False
     )
+
+
+def run() -> None:
+    """The console entry point: ``main`` with a last guard, so that a bug in sessionlint
+    itself ends with one line and exit status 2, never a traceback or status 1."""
+    try:
+        main()
+    except Exception as exc:  # click handles its own errors; anything else is our bug
+        click.echo(
+            f"sessionlint: internal error: {type(exc).__name__}: {exc} "
+            "(please report it; set SESSIONLINT_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        if os.environ.get("SESSIONLINT_DEBUG"):
+            raise
+        sys.exit(EXIT_ERROR)
