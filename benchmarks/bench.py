@@ -4,7 +4,7 @@ Corpus: the installed sources of sqlalchemy, fastapi, starlette, pydantic and sq
 that are installed), plus the test fixtures and the example app. Prints the file count, the
 lines of code, the times, the ratio and the peak memory of a CLI run. Usage::
 
-    python benchmarks/bench.py [--repeat N] [EXTRA_DIR ...]
+    python benchmarks/bench.py [--repeat N] [--only] [EXTRA_DIR ...]
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("sqlalchemy", "fastapi", "starlette", "pydantic", "sqlmodel")
 
 
-def corpus_dirs(extra: list[str]) -> list[Path]:
-    dirs = []
-    for name in PACKAGES:
+def corpus_dirs(extra: list[str], *, defaults: bool = True) -> list[Path]:
+    dirs: list[Path] = []
+    for name in PACKAGES if defaults else ():
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.submodule_search_locations:
             dirs.append(Path(next(iter(spec.submodule_search_locations))))
-    dirs += [ROOT / "tests" / "fixtures", ROOT / "examples"]
+    if defaults:
+        dirs += [ROOT / "tests" / "fixtures", ROOT / "examples"]
     dirs += [Path(e) for e in extra]
     return [d for d in dirs if d.is_dir()]
 
@@ -80,9 +81,12 @@ def cli_run(dirs: list[Path]) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--only", action="store_true", help="time only the EXTRA_DIRs, not the default corpus"
+    )
     parser.add_argument("extra", nargs="*")
     args = parser.parse_args()
-    dirs = corpus_dirs(args.extra)
+    dirs = corpus_dirs(args.extra, defaults=not args.only)
     files = discover(dirs, Config())
     loc = sum(p.read_bytes().count(b"\n") for p in files)
     print(f"corpus: {len(files)} files, {loc:,} lines, from:")

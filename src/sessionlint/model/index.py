@@ -137,6 +137,7 @@ class ModuleIndex:
         self.module_scope = Scope("module", module, None)
         self.scopes[module] = self.module_scope
         self._own: dict[type[cst.CSTNode], dict[cst.CSTNode | None, list[cst.CSTNode]]] = {}
+        self._scope_cache: dict[cst.CSTNode, Scope] = {}
         _Indexer(self).walk(module)
 
     # -- node queries -------------------------------------------------------------------
@@ -176,17 +177,38 @@ class ModuleIndex:
 
     # -- scopes -------------------------------------------------------------------------
     def scope_of(self, node: cst.CSTNode) -> Scope:
-        """The scope in which names used at ``node`` are looked up."""
-        prev = node
-        for anc in self.ancestors(node):
-            if isinstance(anc, cst.FunctionDef | cst.ClassDef | cst.Lambda):
-                inner = anc.body is prev or (isinstance(anc, cst.Lambda) and anc.params is prev)
-                if inner:
-                    return self.scopes[anc]
-            elif isinstance(anc, cst.Module):
-                return self.module_scope
-            prev = anc
-        return self.module_scope
+        """The scope in which names used at ``node`` are looked up.
+
+        A node is in its parent's scope, except the body of a ``def``/``class``/``lambda``
+        (and a lambda's parameters), which is in the scope that node opens. Decorators,
+        defaults and annotations stay outside. Answers are memoised along the climb.
+        """
+        cache = self._scope_cache
+        found = cache.get(node)
+        if found is not None:
+            return found
+        chain: list[cst.CSTNode] = []
+        current: cst.CSTNode = node
+        scope = self.module_scope
+        while True:
+            found = cache.get(current)
+            if found is not None:
+                scope = found
+                break
+            parent = self.parents.get(current)
+            if parent is None:
+                break
+            chain.append(current)
+            if isinstance(parent, cst.FunctionDef | cst.ClassDef | cst.Lambda) and (
+                parent.body is current
+                or (isinstance(parent, cst.Lambda) and parent.params is current)
+            ):
+                scope = self.scopes[parent]
+                break
+            current = parent
+        for item in chain:
+            cache[item] = scope
+        return scope
 
     def enclosing_function(self, node: cst.CSTNode) -> FunctionNode | None:
         """The nearest function (``def`` or ``lambda``) whose body contains ``node``."""
