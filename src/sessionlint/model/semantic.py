@@ -277,11 +277,17 @@ class Model:
             parts = parts[:-1]
         return ".".join(parts)
 
+    @staticmethod
+    def _callable(call: cst.Call) -> cst.BaseExpression:
+        """What a call calls: ``X`` also for a generic alias ``X[T](...)``."""
+        func = call.func
+        return func.value if isinstance(func, cst.Subscript) else func
+
     def callee(self, file: SourceFile, call: cst.Call) -> Target | None:
-        return self.resolve(file, call.func, call)
+        return self.resolve(file, self._callable(call), call)
 
     def callee_qualname(self, file: SourceFile, call: cst.Call) -> str | None:
-        return self.qualname(file, call.func, call)
+        return self.qualname(file, self._callable(call), call)
 
     def function_def(
         self, file: SourceFile, expr: cst.BaseExpression

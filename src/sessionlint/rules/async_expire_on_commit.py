@@ -114,10 +114,7 @@ class AsyncExpireOnCommit(Rule):
         """``async_sessionmaker(...)``, ``sessionmaker(class_=AsyncSession)`` or
         ``AsyncSession(...)`` with a library session class: what to call it in messages."""
         file, model = ctx.file, ctx.model
-        func = call.func
-        if isinstance(func, cst.Subscript):  # ``async_sessionmaker[AsyncSession](engine)``
-            func = func.value
-        qualname = model.qualname(file, func, call)
+        qualname = model.callee_qualname(file, call)  # also ``async_sessionmaker[T](...)``
         if qualname is None:
             return None
         short = qualname.rsplit(".", 1)[-1]
