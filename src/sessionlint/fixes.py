@@ -41,8 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 
 from sessionlint import api
 from sessionlint.config import Config, load_config
@@ -253,6 +251,11 @@ def _attempt(file: SourceFile, fixes: Sequence[Fix], original_compiles: bool | N
     try:
         module = file.module.visit(replacer)
         if imports:
+            # Imported here: libcst.codemod pulls in libcst.matchers (~0.4 s at start-up),
+            # which only a run that adds an import needs.
+            from libcst.codemod import CodemodContext
+            from libcst.codemod.visitors import AddImportsVisitor
+
             context = CodemodContext()
             for module_name, name in imports:
                 AddImportsVisitor.add_needed_import(context, module_name, name)
