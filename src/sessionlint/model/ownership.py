@@ -244,7 +244,7 @@ class Ownership:
     ) -> tuple[cst.Call, str | None] | None:
         """(the creating call, the local name it was bound to) when ``node`` returns a
         session that ``function`` created and kept nowhere else; else None."""
-        model, index = self.model, file.index
+        index = file.index
         value = node.value
         if isinstance(value, cst.Call):
             return (value, None) if self.new_session_kind(file, value) is not None else None
@@ -270,7 +270,6 @@ class Ownership:
                 return None
             if occurrence.fate is Fate.ESCAPE and not isinstance(occurrence.node, cst.Return):
                 return None
-        del model
         return created[-1], name
 
     # -- what happens at one reference ----------------------------------------------------

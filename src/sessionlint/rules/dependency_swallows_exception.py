@@ -122,7 +122,7 @@ class DependencySwallowsException(Rule):
     fix_applicability = Applicability.UNSAFE
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
-        file, model, index = ctx.file, ctx.model, ctx.index
+        index = ctx.index
         if ctx.versions.fastapi_below("0.110"):
             return
         for function in index.nodes(cst.FunctionDef):
@@ -143,9 +143,8 @@ class DependencySwallowsException(Rule):
                         handler,
                         f"`except` around the `yield` of dependency `{function.name.value}` "
                         "swallows the request's exception: end the handler with `raise`",
-                        fix=_raise_fix(ctx, handler),
+                        fix=_raise_fix(handler),
                     )
-        del file, model
 
     @staticmethod
     def _is_yield_dependency(ctx: FileContext, function: cst.FunctionDef) -> bool:
@@ -200,7 +199,7 @@ class DependencySwallowsException(Rule):
         return False
 
 
-def _raise_fix(ctx: FileContext, handler: Handler) -> Fix:
+def _raise_fix(handler: Handler) -> Fix:
     message = "End the handler with `raise`"
     body = handler.body
     raise_stmt = cst.Raise()
@@ -222,7 +221,6 @@ def _raise_fix(ctx: FileContext, handler: Handler) -> Fix:
         else:
             statements.append(cst.SimpleStatementLine(body=[raise_stmt]))
         new_body = body.with_changes(body=statements)
-    del ctx
     new_handler = handler.with_changes(body=new_body)
     return Fix(Applicability.UNSAFE, message, replacements=((handler, new_handler),))
 

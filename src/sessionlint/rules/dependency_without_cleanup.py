@@ -116,7 +116,7 @@ class DependencyWithoutCleanup(Rule):
     def _problem(
         self, ctx: FileContext, function: cst.FunctionDef, node: cst.Yield, name: cst.Name
     ) -> str | None:
-        model, index = ctx.model, ctx.index
+        index = ctx.index
         bindings = [b for b in index.lookup(name.value, node) if b.scope.node is function]
         created = [b for b in bindings if _creates(ctx, b)]
         if not created:
@@ -143,7 +143,6 @@ class DependencyWithoutCleanup(Rule):
                 f"`finally` mentions `{name.value}.close` but never calls it: the session "
                 "leaks when the request fails"
             )
-        del model
         return (
             f"`{name.value}` is yielded without `try`/`finally: {name.value}.close()`: the "
             "session leaks when the request fails"
@@ -152,7 +151,7 @@ class DependencyWithoutCleanup(Rule):
     def _with_protects(
         self, ctx: FileContext, function: cst.FunctionDef, node: cst.With, name: str
     ) -> bool:
-        file, model, index = ctx.file, ctx.model, ctx.index
+        file, model = ctx.file, ctx.model
         for item in node.items:
             expr = item.item
             if isinstance(expr, cst.Name) and expr.value == name:
@@ -169,7 +168,6 @@ class DependencyWithoutCleanup(Rule):
                     stack = item.asname.name
                     if isinstance(stack, cst.Name) and _entered(ctx, function, stack.value, name):
                         return True
-        del index
         return False
 
 

@@ -149,7 +149,7 @@ class WriteWithoutCommit(Rule):
     def _check_function(
         self, ctx: FileContext, function: cst.FunctionDef, owned: set[str]
     ) -> Iterator[Report]:
-        file, model, index = ctx.file, ctx.model, ctx.index
+        index = ctx.index
         events: dict[cst.CSTNode, list[tuple[str, str, cst.Call]]] = {}
         for call in index.own_nodes(function, cst.Call):
             event = self._event(ctx, function, call, owned)
@@ -184,13 +184,12 @@ class WriteWithoutCommit(Rule):
                 "the write is rolled back when the session closes",
                 fix=_commit_fix(ctx, function, name, method[0], uncommitted, events),
             )
-        del file, model
 
     def _event(
         self, ctx: FileContext, function: cst.FunctionDef, call: cst.Call, owned: set[str]
     ) -> tuple[str, str, cst.Call] | None:
         """('write' | 'commit', session name, call) for calls that matter, else None."""
-        file, model, index = ctx.file, ctx.model, ctx.index
+        file, model = ctx.file, ctx.model
         method = method_call(call)
         if method is not None and isinstance(method[0], cst.Name) and method[0].value in owned:
             name, attr = method[0].value, method[1]
@@ -206,7 +205,6 @@ class WriteWithoutCommit(Rule):
         for arg in call.args:
             if isinstance(arg.value, cst.Name) and arg.value.value in owned:
                 return "commit", arg.value.value, call
-        del index
         return None
 
     @staticmethod
