@@ -113,3 +113,25 @@ def test_sl304_configure_in_another_module(tmp_path: Path) -> None:
         },
     )
     assert _found([tmp_path / "api" / "db.py"], "SL304") == {("db.py", 5)}
+
+
+def test_one_file_of_a_fastapi_project_knows_the_project_uses_fastapi(tmp_path: Path) -> None:
+    """SL305/SL402 apply "in a project that uses FastAPI": linting only `db.py`, where
+    FastAPI is not imported, must answer like linting the whole project."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    (tmp_path / "db.py").write_text(
+        "from sqlalchemy import create_engine\n"
+        "from sqlalchemy.orm import scoped_session, sessionmaker\n"
+        'engine = create_engine("sqlite://")\n'
+        "Registry = scoped_session(sessionmaker(bind=engine))\n"
+    )
+    (tmp_path / "main.py").write_text(
+        "from fastapi import FastAPI\nfrom db import Registry\napp = FastAPI()\n"
+    )
+    alone = lint_paths([tmp_path / "db.py"], isolated=True)
+    whole = lint_paths([tmp_path], isolated=True)
+    assert sorted((d.line, d.code) for d in alone.diagnostics) == [(3, "SL402"), (4, "SL305")]
+    assert sorted((Path(d.path).name, d.line, d.code) for d in whole.diagnostics) == [
+        ("db.py", 3, "SL402"),
+        ("db.py", 4, "SL305"),
+    ]

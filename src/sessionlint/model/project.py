@@ -9,6 +9,7 @@ is parsed and indexed at most once per run.
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
@@ -110,16 +111,44 @@ def parse_source(
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         reason = _one_line(exc.message) or "invalid syntax"
-        # ``raw_line`` can point past the error (LibCST #1028); the message has it right.
+        # ``raw_line`` can point past the error (LibCST #1028); the message is closer.
         where = _ERROR_AT.search(exc.message)
         line, column = (int(where[1]), int(where[2])) if where else (exc.raw_line, exc.raw_column)
         reason = _ERROR_AT.sub("", reason.replace("parser error:", "")).strip(" :") or reason
-        return ParseFailure(max(line, 1), max(column, 1), f"syntax error: {reason}")
+        return _python_says(text) or _clamped(text, line, column, f"syntax error: {reason}")
     except Exception as exc:  # LibCST raises other errors on some inputs (t-strings, ...)
-        return ParseFailure(1, 1, f"cannot parse file: {type(exc).__name__}: {_one_line(str(exc))}")
+        reason = f"cannot parse file: {type(exc).__name__}: {_one_line(str(exc))}"
+        return _python_says(text) or ParseFailure(1, 1, reason)
     return SourceFile(
         module, text, path=path, display_path=display_path, encoding=encoding, bom=bom
     )
+
+
+def _python_says(text: str) -> ParseFailure | None:
+    """Where CPython reports the syntax error, when it finds one: the line a user expects.
+
+    LibCST names the line where its parser gave up, often the next one, sometimes past the
+    end of the file. Used only once LibCST has failed; None when CPython parses the text
+    (syntax newer than this Python that LibCST rejects, such as some t-strings).
+    """
+    try:
+        compile(text, "<sessionlint>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        if exc.lineno is None:
+            return None
+        reason = f"syntax error: {exc.msg}"
+        return _clamped(text, exc.lineno, exc.offset or 1, reason)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
+def _clamped(text: str, line: int, column: int, reason: str) -> ParseFailure:
+    """A failure whose line is within the file."""
+    last = max(text.count("\n") + (0 if text.endswith("\n") else 1), 1)
+    if line > last:
+        line, column = last, 1
+    return ParseFailure(max(line, 1), max(column, 1), reason)
 
 
 def _one_line(text: str) -> str:

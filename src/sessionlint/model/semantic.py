@@ -1098,11 +1098,13 @@ class Model:
         return self._registered_routes
 
     def uses_fastapi(self) -> bool:
-        """Some file of the project imports FastAPI."""
+        """Some module of the project imports FastAPI (the files of the run, and every
+        project file whose text mentions ``fastapi``, so linting one file of a FastAPI
+        project answers like linting all of it)."""
         if self._uses_fastapi is None:
             self._uses_fastapi = any(
-                "fastapi" in f.text and self._imports_fastapi(f)
-                for f in [*self.project.files(), *self.project.scan_files()]
+                self._imports_fastapi(f)
+                for f in self.project.files_matching(lambda text: "fastapi" in text)
             )
         return self._uses_fastapi
 

@@ -118,8 +118,11 @@ class ManualDependencyCall(Rule):
                 continue
             how = self._manual_use(ctx, call, info.is_async)
             if how is not None:
+                # ``next(get_db())``: the hand-made call is ``next(...)``; report where it starts.
+                parent = ctx.index.parent(call)
+                outer = ctx.index.parent(parent) if isinstance(parent, cst.Arg) else None
                 yield Report(
-                    call,
+                    outer if isinstance(outer, cst.Call) else call,
                     f"`{generator.name.value}()` is run by hand ({how}): the code after its "
                     "`yield` does not run when you are done with the session; use "
                     f"`with contextmanager({generator.name.value})() as ...:` or `Depends`",

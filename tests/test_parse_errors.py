@@ -1,0 +1,35 @@
+"""SL001 is reported at the line of the error, as Python reports it, never past the end."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionlint.api import lint_source
+
+CASES = [
+    ("if True\n    pass\n", 3),
+    ("def f(:\n    pass\n", 3),
+    ("class A\n    pass\n", 3),
+    ("x = (1,\ny = 2\n", 3),
+    ("x = 1 +\n", 3),
+    ("x = [1, 2\n\n", 3),
+    ("s = 'abc\n", 3),
+    ("x = = 1\n", 3),
+    ('print "hello"\n', 3),
+    ("{% if user %}\n", 3),
+]
+
+
+@pytest.mark.parametrize(("faulty", "line"), CASES, ids=[c[0].split("\n")[0] for c in CASES])
+def test_parse_error_line(faulty: str, line: int) -> None:
+    source = "import os\n\n" + faulty
+    (found,) = lint_source(source, "app/broken.py")
+    assert found.code == "SL001"
+    assert found.line == line
+    assert found.line <= len(source.splitlines())
+    assert found.message.startswith("syntax error: ")
+
+
+def test_only_parse_errors_are_reported_for_a_broken_file() -> None:
+    source = "from sqlalchemy.orm import Session\nshared = Session()\ndef broken(:\n"
+    assert [d.code for d in lint_source(source)] == ["SL001"]
