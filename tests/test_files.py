@@ -266,10 +266,26 @@ def test_git_info_exclude(tmp_path: Path) -> None:
     assert rel(discover([repo], Config()), repo) == ["app.py"]
 
 
-def test_gitignore_outside_a_repository_is_ignored(tmp_path: Path) -> None:
+def test_gitignore_outside_a_repository_applies_from_the_project_root(tmp_path: Path) -> None:
+    """An exported tree (no ``.git``) still honours the project's ``.gitignore`` files,
+    from the project root (nearest ``pyproject.toml``) down."""
+    project = tmp_path / "proj"
+    touch(project, "app/a.py", "gen/b.py", "app/tmp/c.py")
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (project / ".gitignore").write_text("gen/\n")
+    (project / "app" / ".gitignore").write_text("tmp/\n")
+    assert rel(discover([project], Config()), project) == ["app/a.py"]
+    assert rel(discover([project / "app"], Config()), project) == ["app/a.py"]
+
+
+def test_gitignore_above_the_project_root_does_not_apply_outside_a_repository(
+    tmp_path: Path,
+) -> None:
     (tmp_path / ".gitignore").write_text("gen/\n")
-    touch(tmp_path, "app.py", "gen/a.py")
-    assert rel(discover([tmp_path], Config()), tmp_path) == ["app.py", "gen/a.py"]
+    project = tmp_path / "proj"
+    touch(project, "app.py", "gen/a.py")
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert rel(discover([project], Config()), project) == ["app.py", "gen/a.py"]
 
 
 def test_gitignore_of_a_nested_repository(tmp_path: Path) -> None:

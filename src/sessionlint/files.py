@@ -195,22 +195,36 @@ def _gitignored(stack: Sequence[_IgnoreFile], path: str, *, is_dir: bool) -> boo
     return False
 
 
-def _initial_stack(directory: str) -> list[_IgnoreFile] | None:
-    """The ignore files that apply inside ``directory`` from the folders above it, from the
-    repository root (nearest ancestor with ``.git``) down; None outside a repository.
-
-    ``directory``'s own ``.gitignore`` is left out (the walk reads it)."""
-    chain: list[str] = []
+def _ignore_root(directory: str) -> str:
+    """Where ``.gitignore`` files start to apply: the repository root (nearest ancestor with
+    ``.git``); outside a repository, the project root (nearest ``pyproject.toml``), so that
+    "the project's .gitignore" is honoured in an exported tree too."""
     current = directory
     while True:
         if os.path.exists(os.path.join(current, ".git")):
-            break
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return str(find_project_root(Path(directory)))
+        current = parent
+
+
+def _initial_stack(directory: str) -> list[_IgnoreFile] | None:
+    """The ignore files that apply inside ``directory`` from the folders above it, from the
+    repository root (nearest ancestor with ``.git``) or, outside a repository, the project
+    root down.
+
+    ``directory``'s own ``.gitignore`` is left out (the walk reads it)."""
+    top = _ignore_root(directory)
+    chain: list[str] = []
+    current = directory
+    while current != top:
         parent = os.path.dirname(current)
         if parent == current:
             return None
         chain.append(parent)
         current = parent
-    # `current` is the repository root; `chain` holds directory's ancestors up to it.
+    # `current` is the top; `chain` holds directory's ancestors up to it.
     if current == directory:
         return []
     stack = _repo_ignores(current)
