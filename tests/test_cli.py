@@ -462,3 +462,11 @@ def test_explain_unknown_code() -> None:
     assert result.stderr.splitlines() == [
         "sessionlint: error: unknown rule code 'SL999'; `sessionlint rules` lists them"
     ]
+
+
+def test_a_selector_that_matches_no_rule_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("x = 1\n")
+    for option in ("--select", "--ignore", "--extend-select"):
+        result = CliRunner().invoke(main, ["check", "--isolated", option, "SL999", str(tmp_path)])
+        assert result.exit_code == 2, option
+        assert "'SL999' matches no rule" in result.output

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sessionlint.config import Config, load_config
+from sessionlint.config import Config, ConfigError, load_config
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.engine import InternalError, check_file, parse_failure_diagnostic
 from sessionlint.files import discover, find_project_root
@@ -45,8 +45,25 @@ class LintResult:
 
 
 def selected_rules(config: Config) -> list[type[Rule]]:
-    """The rules the configuration enables, in code order."""
-    return [r for r in ALL_RULES if config.is_selected(r.code, default_enabled=r.default_enabled)]
+    """The rules the configuration enables, in code order.
+
+    Raises :class:`ConfigError` for a selector that names no rule (``SL999``): a typo in
+    ``--select`` must not silently turn every rule off.
+    """
+    rules = ALL_RULES
+    for key, selectors in (
+        ("select", config.select or ()),
+        ("extend-select", config.extend_select),
+        ("ignore", config.ignore),
+    ):
+        for selector in selectors:
+            if selector != "ALL" and not any(r.code.startswith(selector) for r in rules):
+                raise ConfigError(
+                    f"{key}: {selector!r} matches no rule (see `sessionlint rules`)",
+                    path=config.source,
+                    key=key,
+                )
+    return [r for r in rules if config.is_selected(r.code, default_enabled=r.default_enabled)]
 
 
 def _make_config(
