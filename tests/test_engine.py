@@ -96,3 +96,49 @@ def test_cli_bug_outside_rules_is_one_line_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "internal error: KeyError" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_without_pyproject_the_path_given_is_the_project_root(tmp_path: Path) -> None:
+    """ "The project root is the nearest directory with pyproject.toml, else the path given":
+    modules in sibling folders of a requirements.txt-only project still see each other."""
+    tree = tmp_path / "svc"
+    (tree / "app" / "db").mkdir(parents=True)
+    (tree / "app" / "routers").mkdir(parents=True)
+    (tree / "requirements.txt").write_text("fastapi>=0.115\nsqlalchemy>=2.0\n")
+    (tree / "app" / "db" / "deps.py").write_text(
+        textwrap.dedent(
+            """
+            from sqlalchemy import create_engine
+            from sqlalchemy.orm import sessionmaker
+
+            SessionLocal = sessionmaker(bind=create_engine("postgresql://app@db/app"))
+
+
+            def get_db():
+                with SessionLocal() as db:
+                    yield db
+            """
+        )
+    )
+    (tree / "app" / "routers" / "items.py").write_text(
+        textwrap.dedent(
+            """
+            from fastapi import APIRouter, Depends
+            from sqlalchemy import text
+
+            from app.db.deps import get_db
+
+            router = APIRouter()
+
+
+            @router.get("/items")
+            async def items(db=Depends(get_db)):
+                return db.execute(text("SELECT 1")).all()
+            """
+        )
+    )
+    result = lint_paths([tree], isolated=True)
+    assert [(Path(d.path).name, d.line, d.code) for d in result.diagnostics] == [
+        ("items.py", 12, "SL301")
+    ]
+    assert list(result.versions) == [str(tree.resolve())]

@@ -165,7 +165,10 @@ def _internal_error_diagnostic(error: InternalError) -> Diagnostic:
 
 
 def _load_file(
-    path: Path, projects: dict[Path, tuple[Project, Model]], cfg: Config
+    path: Path,
+    projects: dict[Path, tuple[Project, Model]],
+    cfg: Config,
+    given: Sequence[Path] = (),
 ) -> tuple[SourceFile | ParseFailure, Project | None, Model | None, bytes | None]:
     """Read and parse one file of a run into the project of its root (one project and one
     model per root, shared by every file of the run: ``lint_paths`` and the fix loop).
@@ -173,7 +176,7 @@ def _load_file(
     Returns the parsed file (or why it failed), its project and model (None when the file
     cannot be read) and the bytes read.
     """
-    root = find_project_root(path)
+    root = find_project_root(path, given)
     if root not in projects:
         project = _new_project(root, cfg)
         projects[root] = (project, _model(project, cfg))
@@ -230,7 +233,7 @@ def lint_paths(
     parsed: list[tuple[Path, SourceFile | ParseFailure, Project | None, Model | None]] = []
     for path in files:
         advance()
-        source, project, model, _ = _load_file(path, projects, cfg)
+        source, project, model, _ = _load_file(path, projects, cfg, given)
         parsed.append((path, source, project, model))
 
     for path, source, owner, owner_model in parsed:
@@ -297,7 +300,7 @@ def lint_file_in_project(
     if config is None:
         config = load_config(file_path)
     rules = selected_rules(config)
-    root = find_project_root(file_path)
+    root = find_project_root(file_path, [Path.cwd()])
     key = (root, config)
     if key not in _PROJECTS or not cache:
         project = _new_project(root, config)

@@ -238,15 +238,20 @@ def _initial_stack(directory: str) -> list[_IgnoreFile] | None:
 # -- public API -----------------------------------------------------------------------------
 
 
-def find_project_root(path: Path) -> Path:
+def find_project_root(path: Path, given: Sequence[Path] = ()) -> Path:
     """The nearest folder at or above ``path`` (a file's folder, or the folder itself) that
-    contains ``pyproject.toml``; if there is none, that starting folder. Always absolute."""
+    contains ``pyproject.toml``. If there is none, the path given on the command line that
+    holds ``path`` (a folder among ``given``), else ``path``'s own folder. Always absolute."""
     start = Path(_absolute(path))
     if not start.is_dir():
         start = start.parent
     for directory in (start, *start.parents):
         if (directory / "pyproject.toml").is_file():
             return directory
+    for folder in given:
+        root = Path(_absolute(folder))
+        if root.is_dir() and _is_under(str(start), str(root)):
+            return root
     return start
 
 

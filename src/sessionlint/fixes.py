@@ -560,7 +560,7 @@ def fix_paths(
     projects: dict[Path, tuple[Project, Model]] = {}
     states: list[_State] = []
     for path in files:
-        source, project, _, data = api._load_file(path, projects, cfg)
+        source, project, _, data = api._load_file(path, projects, cfg, given)
         versions = detector.for_path(path)
         if project is not None and project.root is not None:
             lint.versions.setdefault(str(project.root), versions)

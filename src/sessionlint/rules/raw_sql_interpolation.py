@@ -330,7 +330,19 @@ class RawSqlInterpolation(Rule):
         if isinstance(expr, cst.UnaryOperation):
             return self._safe(ctx, expr.expression, depth + 1)
         if isinstance(expr, cst.Call):
+            method = method_call(expr)
+            if method is not None and method[1] == "join" and len(expr.args) == 1:
+                # ``", ".join(COLUMNS)``, ``", ".join(f":id{i}" for i in range(n))``
+                return self._safe(ctx, method[0], depth + 1) and self._safe(
+                    ctx, expr.args[0].value, depth + 1
+                )
             return ctx.model.callee_qualname(ctx.file, expr) in _NUMERIC_CALLS
+        if isinstance(expr, cst.IfExp):  # ``"DESC" if desc else "ASC"``
+            return self._safe(ctx, expr.body, depth + 1) and self._safe(ctx, expr.orelse, depth + 1)
+        if isinstance(expr, cst.Subscript):  # ``SORT_COLUMNS[sort]``: a value of a constant
+            return self._safe(ctx, expr.value, depth + 1)
+        if isinstance(expr, cst.GeneratorExp | cst.ListComp):
+            return self._safe(ctx, expr.elt, depth + 1)
         if isinstance(expr, cst.Name):
             return self._safe_name(ctx, expr, depth)
         if isinstance(expr, cst.Attribute):
@@ -357,7 +369,7 @@ class RawSqlInterpolation(Rule):
         bindings = ctx.index.lookup(name.value, name)
         if len(bindings) > 1:  # ``for t in (...)`` twice: every loop must be over constants
             return all(
-                isinstance(b.node, cst.For) and self._constant_binding(ctx, b, depth)
+                isinstance(b.node, cst.For | cst.CompFor) and self._constant_binding(ctx, b, depth)
                 for b in bindings
             )
         if not bindings:
@@ -428,27 +440,53 @@ class RawSqlInterpolation(Rule):
     def _constant_binding(self, ctx: FileContext, binding: Binding, depth: int) -> bool:
         """A name bound once to a literal: a module-level UPPER_CASE constant or a local; or
         the target of a ``for`` over a literal tuple/list or over such a constant."""
-        if isinstance(binding.node, cst.For) and isinstance(binding.node.target, cst.Name):
-            iterable = binding.node.iter
-            if isinstance(iterable, cst.Tuple | cst.List):
-                return self._literal(iterable, depth + 1)
-            if isinstance(iterable, cst.Name):
-                found = ctx.index.lookup(iterable.value, binding.node)
-                return len(found) == 1 and self._constant_binding(ctx, found[0], depth + 1)
-            return False
+        if isinstance(binding.node, cst.For | cst.CompFor):
+            return self._constant_loop_target(ctx, binding, depth)
         if not isinstance(binding.node, cst.Assign | cst.AnnAssign) or binding.value is None:
             return False
         if len(binding.scope.bindings.get(binding.name, [])) != 1:
             return False
-        if binding.scope.kind == "module" and not _UPPER.match(binding.name):
-            return False
-        return self._literal(binding.value, depth)
+        if binding.scope.kind == "module":
+            return bool(_UPPER.match(binding.name)) and self._literal(binding.value, depth)
+        # A local bound once: constant when its value is (``placeholders = ", ".join(...)``).
+        return self._safe(ctx, binding.value, depth + 1)
+
+    def _constant_loop_target(self, ctx: FileContext, binding: Binding, depth: int) -> bool:
+        """A ``for`` (or comprehension) target that only takes constant values: the loop
+        runs over a literal tuple/list (of literals or of tuples of literals, unpacked or
+        not), over such a constant, or over ``range(...)`` (integers)."""
+        node = binding.node
+        assert isinstance(node, cst.For | cst.CompFor)
+        iterable = node.iter
+        if isinstance(iterable, cst.Call):
+            qualname = ctx.model.callee_qualname(ctx.file, iterable)
+            if qualname == "builtins.range":
+                return True
+            if qualname == "builtins.enumerate" and isinstance(node.target, cst.Tuple):
+                # ``for i, v in enumerate(xs)``: only the index is an integer.
+                first = node.target.elements[0].value if node.target.elements else None
+                return isinstance(first, cst.Name) and first.value == binding.name
+            if qualname == "builtins.reversed" and iterable.args:
+                iterable = iterable.args[0].value
+        if isinstance(iterable, cst.Tuple | cst.List):
+            return self._literal(iterable, depth + 1)
+        if isinstance(iterable, cst.Name):
+            found = ctx.index.lookup(iterable.value, node)
+            return len(found) == 1 and self._constant_binding(ctx, found[0], depth + 1)
+        return False
 
     def _literal(self, expr: cst.BaseExpression, depth: int) -> bool:
         if depth > _MAX_DEPTH:
             return False
         if isinstance(expr, cst.SimpleString | cst.Integer | cst.Float):
             return True
+        if isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"):
+            return True
+        if isinstance(expr, cst.Dict):
+            return all(
+                isinstance(e, cst.DictElement) and self._literal(e.value, depth + 1)
+                for e in expr.elements
+            )
         if isinstance(expr, cst.ConcatenatedString):
             return self._literal(expr.left, depth + 1) and self._literal(expr.right, depth + 1)
         if isinstance(expr, cst.FormattedString):
