@@ -1003,7 +1003,9 @@ class Model:
             declared.update(n.name.value for n in statement.names)
         for target in targets:
             if isinstance(target, cst.Name):
-                if target.value in declared:
+                if target.value in declared or self._cached_through_local(
+                    file, fn, call, target.value
+                ):
                     return True
                 continue
             key = dotted_name(target.value if isinstance(target, cst.Subscript) else target)
@@ -1013,6 +1015,27 @@ class Model:
                 if _mentions(branch.test, key):
                     return True
         return False
+
+    @staticmethod
+    def _cached_through_local(
+        file: SourceFile, fn: cst.FunctionDef, call: cst.Call, name: str
+    ) -> bool:
+        """``engine = cache.get(k)`` / ``if engine is None: engine = <call>`` /
+        ``cache[k] = engine``: built under an ``if`` that tests the local name, then kept in
+        an item or attribute."""
+        index = file.index
+        guarded = any(
+            _mentions(branch.test, name) and index.is_inside(call, branch.body)
+            for branch in index.own_nodes(fn, cst.If)
+        )
+        if not guarded:
+            return False
+        return any(
+            isinstance(assign.value, cst.Name)
+            and assign.value.value == name
+            and any(isinstance(t.target, cst.Subscript | cst.Attribute) for t in assign.targets)
+            for assign in index.own_nodes(fn, cst.Assign)
+        )
 
     # -- functions ------------------------------------------------------------------------
     def decorator_qualnames(self, file: SourceFile, fn: cst.FunctionDef) -> list[str]:
