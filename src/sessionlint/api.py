@@ -191,6 +191,35 @@ def _load_file(
     return source, project, model, data
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What a run over paths works with: the paths given, the effective configuration, the
+    selected rules, the discovered files and the version detector."""
+
+    given: list[Path]
+    config: Config
+    rules: list[type[Rule]]
+    files: list[Path]
+    detector: VersionDetector
+
+
+def _prepare(
+    paths: Sequence[str | Path],
+    config: Config | None,
+    select: Sequence[str] | None,
+    ignore: Sequence[str],
+    target_fastapi: str | None,
+    target_sqlalchemy: str | None,
+    isolated: bool,
+) -> _Run:
+    """The set-up shared by ``lint_paths`` and ``fixes.fix_paths``."""
+    given = [Path(p) for p in paths] or [Path(".")]
+    if config is None:
+        config = load_config(given[0], isolated=isolated)
+    cfg = _make_config(config, select, ignore, target_fastapi, target_sqlalchemy)
+    return _Run(given, cfg, selected_rules(cfg), discover(given, cfg), _detector(cfg))
+
+
 def lint_paths(
     paths: Sequence[str | Path],
     *,
@@ -212,13 +241,8 @@ def lint_paths(
     ``progress(done, total)`` is called as the run advances; each file counts two steps
     (reading and parsing, then checking).
     """
-    given = [Path(p) for p in paths] or [Path(".")]
-    if config is None:
-        config = load_config(given[0], isolated=isolated)
-    cfg = _make_config(config, select, ignore, target_fastapi, target_sqlalchemy)
-    rules = selected_rules(cfg)
-    files = discover(given, cfg)
-    detector = _detector(cfg)
+    run = _prepare(paths, config, select, ignore, target_fastapi, target_sqlalchemy, isolated)
+    given, cfg, rules, files, detector = run.given, run.config, run.rules, run.files, run.detector
     result = LintResult(files_checked=len(files))
 
     steps = 0

@@ -43,14 +43,13 @@ from pathlib import Path
 import libcst as cst
 
 from sessionlint import api
-from sessionlint.config import Config, load_config
+from sessionlint.config import Config
 from sessionlint.diagnostics import Applicability, Diagnostic, Fix, Replacement
 from sessionlint.engine import InternalError
-from sessionlint.files import discover
 from sessionlint.model.project import ParseFailure, Project, SourceFile, parse_source
 from sessionlint.model.semantic import Model
 from sessionlint.rule import Rule
-from sessionlint.versions import TargetVersions, VersionDetector
+from sessionlint.versions import TargetVersions
 
 __all__ = [
     "MAX_ROUNDS",
@@ -548,13 +547,8 @@ def fix_paths(
     fixing. With ``write=False`` nothing is written (``--diff``); otherwise each changed file
     is written atomically (see :func:`write_fixes`). Raises like ``lint_paths``.
     """
-    given = [Path(p) for p in paths] or [Path(".")]
-    if config is None:
-        config = load_config(given[0], isolated=isolated)
-    cfg = api._make_config(config, select, ignore, target_fastapi, target_sqlalchemy)
-    rules = api.selected_rules(cfg)
-    files = discover(given, cfg)
-    detector: VersionDetector = api._detector(cfg)
+    run = api._prepare(paths, config, select, ignore, target_fastapi, target_sqlalchemy, isolated)
+    given, cfg, rules, files, detector = run.given, run.config, run.rules, run.files, run.detector
     lint = api.LintResult(files_checked=len(files))
 
     projects: dict[Path, tuple[Project, Model]] = {}

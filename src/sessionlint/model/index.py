@@ -116,11 +116,12 @@ def children_of(node: cst.CSTNode) -> list[cst.CSTNode]:
     return out
 
 
-def _dotted(node: cst.BaseExpression) -> str | None:
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
     if isinstance(node, cst.Name):
         return node.value
     if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
+        base = dotted_name(node.value)
         return None if base is None else f"{base}.{node.attr.value}"
     return None
 
@@ -341,7 +342,7 @@ class _Binder:
 
     def visit_import(self, node: cst.Import) -> None:
         for alias in node.names:
-            dotted = _dotted(alias.name)
+            dotted = dotted_name(alias.name)
             if dotted is None:
                 continue
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
@@ -355,7 +356,7 @@ class _Binder:
             return
         base = "." * len(node.relative)
         if node.module is not None:
-            dotted = _dotted(node.module)
+            dotted = dotted_name(node.module)
             if dotted is None:
                 return
             base += dotted

@@ -30,11 +30,21 @@ from typing import TypeVar
 import libcst as cst
 
 from sessionlint.model import names
-from sessionlint.model.index import Binding, FunctionNode, ModuleIndex
+from sessionlint.model.index import Binding, FunctionNode, ModuleIndex, dotted_name
 from sessionlint.model.names import Kind
 from sessionlint.model.project import Project, SourceFile
 
-__all__ = ["Def", "External", "FunctionInfo", "Model", "ModuleRef", "Target"]
+__all__ = [
+    "Def",
+    "External",
+    "FunctionInfo",
+    "Model",
+    "ModuleRef",
+    "Target",
+    "call_args",
+    "dotted_name",
+    "method_call",
+]
 
 T = TypeVar("T")
 _MAX_DEPTH = 12
@@ -85,16 +95,6 @@ class FunctionInfo:
     def unit_of_work(self) -> bool:
         """It commits for the caller (after ``yield`` or through ``begin()``)."""
         return bool(self.commits_after_yield or self.begin_blocks)
-
-
-def dotted_name(node: cst.BaseExpression) -> str | None:
-    """``a.b.c`` for a Name/Attribute chain, else None."""
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = dotted_name(node.value)
-        return None if base is None else f"{base}.{node.attr.value}"
-    return None
 
 
 def call_args(call: cst.Call) -> tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]:
