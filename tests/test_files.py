@@ -15,6 +15,7 @@ from sessionlint.files import (
     discover,
     find_project_root,
     is_excluded,
+    is_project_root,
 )
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -360,10 +361,50 @@ def test_find_project_root_nearest_wins(tmp_path: Path) -> None:
     assert find_project_root(tmp_path / "sub") == tmp_path / "sub"
 
 
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "pyproject.toml",
+        "setup.py",
+        "setup.cfg",
+        "requirements.txt",
+        "requirements-dev.txt",
+        "uv.lock",
+        "poetry.lock",
+        ".git/",
+        ".git",  # a worktree or submodule: a file
+    ],
+)
+def test_find_project_root_markers(tmp_path: Path, marker: str) -> None:
+    """Any of the spec's markers makes a root; the nearest one wins over the path given."""
+    (tmp_path / "pyproject.toml").write_text("")
+    project = tmp_path / "services" / "api"
+    touch(project, "app/routers/users.py")
+    if marker.endswith("/"):
+        (project / marker).mkdir()
+    else:
+        (project / marker).write_text("")
+    users = project / "app" / "routers" / "users.py"
+    assert is_project_root(project)
+    assert find_project_root(users) == project
+    assert find_project_root(users, [tmp_path]) == project
+    assert find_project_root(project / "app") == project
+
+
+def test_find_project_root_ignores_lookalikes(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    touch(tmp_path, "pkg/mod.py")
+    (tmp_path / "pkg" / "requirements").mkdir()  # a folder, not requirements*.txt
+    (tmp_path / "pkg" / "requirements.in").write_text("")
+    (tmp_path / "pkg" / "setup.py.bak").write_text("")
+    assert not is_project_root(tmp_path / "pkg")
+    assert find_project_root(tmp_path / "pkg" / "mod.py") == tmp_path
+
+
 def test_find_project_root_falls_back_to_the_path(tmp_path: Path) -> None:
     touch(tmp_path, "loose/script.py")
-    if any((p / "pyproject.toml").is_file() for p in (tmp_path, *tmp_path.parents)):
-        pytest.skip("a pyproject.toml above the temporary folder")
+    if any(is_project_root(p) for p in (tmp_path, *tmp_path.parents)):
+        pytest.skip("a project-root marker above the temporary folder")
     assert find_project_root(tmp_path / "loose" / "script.py") == tmp_path / "loose"
     assert find_project_root(tmp_path / "loose") == tmp_path / "loose"
 

@@ -30,6 +30,7 @@ import pytest
 
 from sessionlint.api import lint_paths, lint_source
 from sessionlint.diagnostics import Diagnostic
+from sessionlint.files import is_project_root
 from sessionlint.registry import ALL_RULES
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -237,7 +238,9 @@ def test_fixture_layout() -> None:
     ]
     assert not misplaced, f"single-file fixtures must be named SLxxx_<topic>.py: {misplaced}"
     for project in PROJECTS:
-        assert (project / "pyproject.toml").is_file(), f"{project} has no pyproject.toml"
+        # Its own root marker (pyproject.toml, requirements.txt, setup.cfg, ...), so that the
+        # enclosing repository is not taken for the project.
+        assert is_project_root(project), f"{project} has no project-root marker"
 
 
 @pytest.mark.parametrize("fixture", SINGLE_FIXTURES, ids=_fixture_id)

@@ -307,11 +307,14 @@ def lint_file_in_project(
     """Lint one file as a module of its project, with the facts ``lint_paths`` would use.
 
     ``source`` is the file's content (default: read from ``path``); ``path`` need not exist,
-    so standard input can be linted as if it were that file. The project root is the
-    nearest folder with ``pyproject.toml`` above ``path``; the other modules are read, when
-    a rule needs a fact from them, from disk. Without ``config``, the nearest
-    ``[tool.sessionlint]`` above ``path`` applies (:class:`sessionlint.config.ConfigError`
-    when it is invalid); the target versions are detected as in ``lint_paths``.
+    so standard input can be linted as if it were that file. The project root is the one
+    ``lint_paths`` gives the file (:func:`sessionlint.files.find_project_root`: the nearest
+    folder above ``path`` with ``pyproject.toml``, ``setup.py``, ``setup.cfg``,
+    ``requirements*.txt``, a lock file or ``.git``; else the current directory when it holds
+    ``path``); the other modules are read, when a rule needs a fact from them, from disk.
+    Without ``config``, the nearest ``[tool.sessionlint]`` above ``path`` applies
+    (:class:`sessionlint.config.ConfigError` when it is invalid); the target versions are
+    detected as in ``lint_paths``.
 
     ``cache=True`` keeps each project for the rest of the process (see :data:`_PROJECTS`),
     so linting many files of one project parses every module once; it assumes the files do

@@ -24,10 +24,12 @@ from sessionlint.config import Config
 
 __all__ = [
     "DEFAULT_EXCLUDES",
+    "ROOT_MARKERS",
     "UsageError",
     "discover",
     "find_project_root",
     "is_excluded",
+    "is_project_root",
 ]
 
 logger = logging.getLogger(__name__)
@@ -197,7 +199,7 @@ def _gitignored(stack: Sequence[_IgnoreFile], path: str, *, is_dir: bool) -> boo
 
 def _ignore_root(directory: str) -> str:
     """Where ``.gitignore`` files start to apply: the repository root (nearest ancestor with
-    ``.git``); outside a repository, the project root (nearest ``pyproject.toml``), so that
+    ``.git``); outside a repository, the project root (:func:`find_project_root`), so that
     "the project's .gitignore" is honoured in an exported tree too."""
     current = directory
     while True:
@@ -238,15 +240,50 @@ def _initial_stack(directory: str) -> list[_IgnoreFile] | None:
 # -- public API -----------------------------------------------------------------------------
 
 
+#: What makes a folder a project root (besides a ``requirements*.txt`` file).
+ROOT_MARKERS: tuple[str, ...] = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "uv.lock",
+    "poetry.lock",
+    ".git",
+)
+
+
+def is_project_root(directory: Path | str) -> bool:
+    """Whether ``directory`` holds ``pyproject.toml``, ``setup.py``, ``setup.cfg``,
+    ``requirements*.txt``, ``uv.lock``, ``poetry.lock`` or ``.git`` (a folder, or the file a
+    git worktree or submodule has)."""
+    folder = str(directory)
+    for name in ROOT_MARKERS:
+        if os.path.exists(os.path.join(folder, name)):
+            return True
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                lower = entry.name.lower()
+                if lower.startswith("requirements") and lower.endswith(".txt") and entry.is_file():
+                    return True
+    except OSError:
+        return False
+    return False
+
+
 def find_project_root(path: Path, given: Sequence[Path] = ()) -> Path:
-    """The nearest folder at or above ``path`` (a file's folder, or the folder itself) that
-    contains ``pyproject.toml``. If there is none, the path given on the command line that
-    holds ``path`` (a folder among ``given``), else ``path``'s own folder. Always absolute."""
+    """The project root of ``path`` (a file, or a folder): the nearest folder at or above
+    it that :func:`is_project_root`. If there is none, the path given on the command line
+    that holds ``path`` (a folder among ``given``), else ``path``'s own folder. Always
+    absolute.
+
+    The root depends on the file alone whenever a marker exists, so every way of naming the
+    file (``check .``, ``check app``, the file itself, the pre-commit hook, flake8) gives it
+    the same root; a file below a nearer marker than the path given gets that nearer root."""
     start = Path(_absolute(path))
     if not start.is_dir():
         start = start.parent
     for directory in (start, *start.parents):
-        if (directory / "pyproject.toml").is_file():
+        if is_project_root(directory):
             return directory
     for folder in given:
         root = Path(_absolute(folder))

@@ -3,10 +3,12 @@
 flake8 hands the plugin one file at a time; sessionlint's findings may need facts from other
 modules of the project (a ``get_db`` dependency defined in ``app/deps.py`` used by a route in
 ``app/routers/items.py``). :func:`sessionlint.api.lint_file_in_project` lints the file inside
-its project: the project root is the nearest folder with ``pyproject.toml``, the other modules
-are read and parsed lazily, once per process (flake8's ``-j`` workers each keep their own),
-and the configuration is the one the command line would use (the nearest
-``[tool.sessionlint]``, with its rule selection, ``per-file-ignores`` and target versions).
+its project: the project root is the one the command line gives the file (the nearest folder
+with ``pyproject.toml``, ``setup.py``, ``setup.cfg``, ``requirements*.txt``, ``uv.lock``,
+``poetry.lock`` or ``.git``), the other modules are read and parsed lazily, once per process
+(flake8's ``-j`` workers each keep their own), and the configuration is the one the command
+line would use (the nearest ``[tool.sessionlint]``, with its rule selection,
+``per-file-ignores`` and target versions).
 So ``flake8 --select SL`` reports the same (file, line, code) findings as
 ``sessionlint check --format json`` on the same tree, with these differences by design:
 

@@ -2,7 +2,8 @@
 
 A :class:`Project` owns the parsed files of one run, keyed by path, and resolves imports between
 the project's modules by looking at the file system (``from app.deps import get_db`` finds
-``app/deps.py`` above the importing file, up to the project root, or under ``src/``). Files that
+``app/deps.py`` above the importing file's top-level package, at the project root, under
+``<root>/src`` or in the current directory; see :meth:`Project._search_bases`). Files that
 are not linted themselves are read lazily, only when a rule needs a fact from them, and each file
 is parsed and indexed at most once per run.
 """
@@ -167,8 +168,16 @@ class Project:
     the run uses, so excluded folders stay excluded.
     """
 
-    def __init__(self, root: Path | None, list_files: FileLister | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | None,
+        list_files: FileLister | None = None,
+        *,
+        cwd: Path | None = None,
+    ) -> None:
         self.root = root.resolve() if root is not None else None
+        #: The current directory of the run, the last place absolute imports are looked for.
+        self.cwd = (cwd if cwd is not None else Path.cwd()).resolve()
         self._list_files = list_files
         self._files: dict[Path, SourceFile | None] = {}
         self._scan: list[SourceFile] | None = None
@@ -228,24 +237,32 @@ class Project:
         return None
 
     def _search_bases(self, importer: SourceFile) -> Iterator[Path]:
+        """Where an absolute import of ``importer`` is looked for, in order: the folder above
+        the importer's top-level package (walking up while ``__init__.py`` exists), the
+        project root, ``<root>/src`` and the current directory; then, for apps run from
+        inside one of their folders (``cd app && uvicorn main:app``), the folders between
+        the importer and the root, nearest first. None of these depend on how the file was
+        named on the command line, so every entry point resolves the same imports."""
         if importer.path is None:
             return
         directory = importer.path.resolve().parent
-        seen: set[Path] = set()
-        while True:
-            if directory not in seen:
-                seen.add(directory)
-                yield directory
-            if self.root is None or directory == self.root or directory == directory.parent:
-                break
-            if not directory.is_relative_to(self.root):
-                break
-            directory = directory.parent
+        top = directory
+        while (top / "__init__.py").is_file() and top.parent != top:
+            top = top.parent
+        candidates = [top]
         if self.root is not None:
-            for base in (self.root / "src", self.root):
-                if base not in seen and base.is_dir():
-                    seen.add(base)
-                    yield base
+            candidates += [self.root, self.root / "src"]
+        candidates.append(self.cwd)
+        if self.root is not None and directory.is_relative_to(self.root):
+            folder = directory
+            while folder != self.root:
+                candidates.append(folder)
+                folder = folder.parent
+        seen: set[Path] = set()
+        for base in candidates:
+            if base not in seen and base.is_dir():
+                seen.add(base)
+                yield base
 
     def find_module(self, dotted: str, importer: SourceFile) -> tuple[SourceFile, list[str]] | None:
         """Find the project module that ``dotted`` (maybe relative) names from ``importer``.
