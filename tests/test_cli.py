@@ -318,7 +318,7 @@ def test_bad_value_names_the_key(shop: Path) -> None:
             "sessionlint: error: config file not found: missing.toml",
         ),
         (
-            ["check", "--select", "E501", "."],
+            ["check", "--select", "SL-1", "."],
             "sessionlint: error: invalid rule selector",
         ),
     ],

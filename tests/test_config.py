@@ -269,7 +269,7 @@ def test_table_must_be_a_table(tmp_path: Path) -> None:
         load_config(tmp_path)
 
 
-@pytest.mark.parametrize("selector", ["E501", "sl1", "SL1000", "SL1A", "all", " SL1", "S", "SL-1"])
+@pytest.mark.parametrize("selector", ["sl1", "SL1000", "SL1A", "all", " SL1", "SL-1", "e501"])
 def test_bad_code_selector(tmp_path: Path, selector: str) -> None:
     write_pyproject(tmp_path, f'select = ["{selector}"]\n')
     with pytest.raises(ConfigError, match="invalid rule selector") as info:
@@ -284,8 +284,8 @@ def test_bad_code_selector_suggests_uppercase(tmp_path: Path) -> None:
 
 
 def test_bad_selector_in_per_file_ignores(tmp_path: Path) -> None:
-    write_pyproject(tmp_path, '[tool.sessionlint.per-file-ignores]\n"a.py" = ["F401"]\n')
-    with pytest.raises(ConfigError, match="invalid rule selector 'F401'"):
+    write_pyproject(tmp_path, '[tool.sessionlint.per-file-ignores]\n"a.py" = ["SL-1"]\n')
+    with pytest.raises(ConfigError, match="invalid rule selector 'SL-1'"):
         load_config(tmp_path)
 
 
@@ -568,8 +568,8 @@ def test_merged_cli_ignore_keeps_config_ignore() -> None:
 
 
 def test_merged_bad_selector_is_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"invalid rule selector 'X1' in '--select'"):
-        Config().merged(select=["X1"])
+    with pytest.raises(ConfigError, match=r"invalid rule selector 'x1' in '--select'"):
+        Config().merged(select=["x1"])
     with pytest.raises(ConfigError, match="--extend-select"):
         Config().merged(extend_select=["nope"])
 

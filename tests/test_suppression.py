@@ -65,6 +65,12 @@ def test_the_findings_exist_without_comments() -> None:
         "  # sessionlint: ignore[SL301, SL101]",
         "  # type: ignore  # noqa: SL101",
         "  # noqa: this is fine",  # no valid code after the colon: a bare noqa (as in flake8)
+        # Other tools' codes next to ours (one comment shared with flake8 and ruff).
+        "  # noqa: E501, SL101",
+        "  # noqa:E501 SL101",
+        "  # noqa: B008, PLR0913, SL101",
+        "  # noqa: SLF001, SL101",
+        "  # sessionlint: ignore[E501, SL101]",
     ],
 )
 def test_comment_on_the_reported_line_silences(comment: str) -> None:
@@ -77,6 +83,9 @@ def test_comment_on_the_reported_line_silences(comment: str) -> None:
         "  # noqa: SL301",
         "  # noqa: SL1010",
         "  # noqa: E501",
+        "  # noqa: E501, W291",
+        "  # noqa: SLF001",  # ruff's flake8-self, not a prefix of ours
+        "  # noqa: S101",
         "  # sessionlint: ignore[SL301]",
         "  # sessionlint: ignore[]",
         "  # sessionlint: ignore",

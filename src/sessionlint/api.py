@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sessionlint.config import Config, ConfigError, load_config
+from sessionlint.config import Config, ConfigError, is_foreign_code, load_config
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.engine import InternalError, check_file, parse_failure_diagnostic
 from sessionlint.files import discover, find_project_root
@@ -48,16 +48,21 @@ def selected_rules(config: Config) -> list[type[Rule]]:
     """The rules the configuration enables, in code order.
 
     Raises :class:`ConfigError` for a selector that names no rule (``SL999``): a typo in
-    ``--select`` must not silently turn every rule off.
+    ``--select`` must not silently turn every rule off. Other tools' codes (``E501``) are
+    left alone (:func:`sessionlint.config.is_foreign_code`). ``SL001`` is always selected
+    unless ``ignore`` names it in full (:data:`sessionlint.config.ALWAYS_ON`).
     """
     rules = ALL_RULES
     for key, selectors in (
         ("select", config.select or ()),
         ("extend-select", config.extend_select),
         ("ignore", config.ignore),
+        ("extend-ignore", config.extend_ignore),
     ):
         for selector in selectors:
-            if selector != "ALL" and not any(r.code.startswith(selector) for r in rules):
+            if selector == "ALL" or is_foreign_code(selector):
+                continue
+            if not any(r.code.startswith(selector) for r in rules):
                 raise ConfigError(
                     f"{key}: {selector!r} matches no rule (see `sessionlint rules`)",
                     path=config.source,

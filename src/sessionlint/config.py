@@ -30,10 +30,12 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = [
+    "ALWAYS_ON",
     "CONFIG_KEYS",
     "STANDALONE_CONFIG_NAMES",
     "Config",
     "ConfigError",
+    "is_foreign_code",
     "is_valid_selector",
     "load_config",
 ]
@@ -42,6 +44,7 @@ __all__ = [
 CONFIG_KEYS: dict[str, str] = {
     "select": "Rule codes or prefixes to enable, replacing the default selection.",
     "ignore": "Rule codes or prefixes to disable.",
+    "extend-ignore": "Rule codes or prefixes to disable, added to `ignore` (as in ruff).",
     "extend-select": "Rule codes or prefixes to enable on top of `select` or the default.",
     "per-file-ignores": "Table mapping file globs to rule codes or prefixes ignored in them.",
     "exclude": "Gitignore-style patterns of files and folders to skip, replacing the defaults.",
@@ -60,6 +63,15 @@ CONFIG_KEYS: dict[str, str] = {
 STANDALONE_CONFIG_NAMES = ("sessionlint.toml", ".sessionlint.toml")
 
 _SELECTOR = re.compile(r"^(?:ALL|SL[0-9]{0,3})$")
+#: A code or prefix of some tool (``E501``, ``W``, ``B008``, ``PLR0913``, ``SL101``) ...
+_CODE_LIKE = re.compile(r"^[A-Z]+[0-9]*$")
+#: ... and sessionlint's own: ``SL`` followed by digits only (``SLF001`` is ruff's).
+_OWN_CODE = re.compile(r"^SL[0-9]*$")
+
+#: Rules that ``select`` and prefixes never turn off: only their full code in ``ignore`` (or
+#: in ``per-file-ignores``) does. ``SL001``: a file that cannot be parsed is never skipped
+#: without a word, like ruff's syntax errors.
+ALWAYS_ON: frozenset[str] = frozenset({"SL001"})
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _QUALIFIED_NAME = re.compile(rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER})+$")
 
@@ -77,6 +89,14 @@ class ConfigError(Exception):
 
 
 # -- rule selectors -------------------------------------------------------------------------
+
+
+def is_foreign_code(selector: str) -> bool:
+    """Whether ``selector`` is another tool's rule code or prefix (``E501``, ``W``, ``B008``,
+    ``PLR0913``, ruff's ``SLF001``): ignored silently wherever sessionlint takes selectors, so
+    one list can be shared with flake8 and ruff. ``SL`` followed by digits is sessionlint's
+    own, and stays an error when it names no rule."""
+    return selector != "ALL" and bool(_CODE_LIKE.match(selector)) and not _OWN_CODE.match(selector)
 
 
 def is_valid_selector(selector: str) -> bool:
@@ -203,6 +223,8 @@ class Config:
     select: tuple[str, ...] | None = None
     """``None``: the default selection (every rule whose ``default_enabled`` is true)."""
     ignore: tuple[str, ...] = ()
+    extend_ignore: tuple[str, ...] = ()
+    """Added to ``ignore`` (ruff's and flake8's spelling, for a shared list)."""
     extend_select: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     exclude: tuple[str, ...] | None = None
@@ -228,7 +250,11 @@ class Config:
         ``SL101``); when an enabling and an ignoring selector are equally specific, the ignore
         wins. Without ``select``, the rules with ``default_enabled`` are implicitly selected
         (less specific than any selector, so ``ignore = ["ALL"]`` turns them off too).
+        A rule of :data:`ALWAYS_ON` is enabled unless ``ignore`` names its full code.
         """
+        ignore = (*self.ignore, *self.extend_ignore)
+        if code in ALWAYS_ON:
+            return code not in ignore
         best = -2
         enabled = False
         if self.select is None and default_enabled:
@@ -236,7 +262,7 @@ class Config:
         for selector in (*(self.select or ()), *self.extend_select):
             if _matches(selector, code) and _specificity(selector) > best:
                 best, enabled = _specificity(selector), True
-        for selector in self.ignore:
+        for selector in ignore:
             if _matches(selector, code) and _specificity(selector) >= best:
                 best, enabled = _specificity(selector), False
         return enabled
@@ -263,8 +289,12 @@ class Config:
         return frozenset(found)
 
     def is_ignored_for(self, code: str, path: Path) -> bool:
-        """Whether ``per-file-ignores`` turns the rule ``code`` off in ``path``."""
-        return any(_matches(s, code) for s in self.ignored_for_path(path))
+        """Whether ``per-file-ignores`` turns the rule ``code`` off in ``path`` (a rule of
+        :data:`ALWAYS_ON` only when its full code is listed)."""
+        ignored = self.ignored_for_path(path)
+        if code in ALWAYS_ON:
+            return code in ignored
+        return any(_matches(s, code) for s in ignored)
 
     def is_enabled_for(self, code: str, path: Path, *, default_enabled: bool = True) -> bool:
         """:meth:`is_selected` and not :meth:`is_ignored_for` ``path``."""
@@ -291,8 +321,9 @@ class Config:
 
         Rule selection is layered like ruff's: the overrides form a new layer on top of the
         configuration. ``select`` replaces the whole selection (the configuration's
-        ``select``, ``extend-select`` and ``ignore`` are dropped); ``extend_select`` and
-        ``ignore`` take precedence over every configured selector they cover (so
+        ``select``, ``extend-select``, ``ignore`` and ``extend-ignore`` are dropped);
+        ``extend_select`` and ``ignore`` (or ``extend_ignore``, the same) take precedence
+        over every configured selector they cover (so
         ``ignore=["SL1"]`` turns off ``SL101`` even if the file selects ``SL101``).
         ``exclude``, ``target_*``, ``root`` and ``source`` replace; ``extend_exclude``,
         ``per_file_ignores`` (a mapping or pairs) and the session names extend.
@@ -308,10 +339,14 @@ class Config:
         cli_select = _cli_selectors(given, "select")
         cli_extend = _cli_selectors(given, "extend_select")
         cli_ignore = _cli_selectors(given, "ignore")
+        cli_extend_ignore = _cli_selectors(given, "extend_ignore")
+        if cli_extend_ignore is not None:  # the same as ``ignore`` on the command line
+            cli_ignore = _dedupe((*(cli_ignore or ()), *cli_extend_ignore))
         if cli_select is not None:
             changes["select"] = cli_select
             changes["extend_select"] = cli_extend or ()
             changes["ignore"] = cli_ignore or ()
+            changes["extend_ignore"] = ()
         elif cli_extend is not None or cli_ignore is not None:
             layer = (*(cli_extend or ()), *(cli_ignore or ()))
 
@@ -322,6 +357,7 @@ class Config:
                 changes["select"] = keep(self.select)
             changes["extend_select"] = _dedupe((*keep(self.extend_select), *(cli_extend or ())))
             changes["ignore"] = _dedupe((*keep(self.ignore), *(cli_ignore or ())))
+            changes["extend_ignore"] = keep(self.extend_ignore)
 
         if "per_file_ignores" in given:
             value = given["per_file_ignores"]
@@ -400,7 +436,8 @@ def _str_list(value: object, where: str, path: Path | None, key: str) -> tuple[s
 
 
 def _selectors(value: object, where: str, path: Path | None, key: str) -> tuple[str, ...]:
-    items = _str_list(value, where, path, key)
+    """The sessionlint selectors of a list; other tools' codes are dropped (a shared list)."""
+    items = tuple(i for i in _str_list(value, where, path, key) if not is_foreign_code(i))
     for item in items:
         if not is_valid_selector(item):
             raise _selector_error(item, where, path, key)
@@ -474,7 +511,7 @@ def _parse_table(table: Mapping[str, Any], where: str, path: Path | None) -> dic
         if key not in CONFIG_KEYS:
             raise ConfigError(f"{where}unknown key {key!r}{_suggest(key)}", path=path, key=key)
         field = key.replace("-", "_")
-        if key in ("select", "ignore", "extend-select"):
+        if key in ("select", "ignore", "extend-select", "extend-ignore"):
             kwargs[field] = _selectors(value, where, path, key)
         elif key == "per-file-ignores":
             kwargs[field] = _parse_per_file_ignores(value, where, path, key)

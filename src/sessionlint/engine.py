@@ -180,7 +180,8 @@ def _suppressed(
     """Whether a comment on one of ``lines`` silences ``code``.
 
     ``# noqa`` silences everything; ``# noqa: SL101,SL3`` and ``# sessionlint: ignore[SL101]``
-    silence the codes listed and, like flake8, the codes that start with one of them.
+    silence the codes listed and, like flake8, the codes that start with one of them. Other
+    tools' codes in the same list (``# noqa: E501, SL101``) silence nothing of ours.
     """
     for line in lines:
         text = comments.get(line) if line is not None else None

@@ -36,6 +36,12 @@ class ParseError(Rule):
     Python 3.14 t-strings. Templates that are not Python can be excluded with `exclude` or
     `extend-exclude` in `[tool.sessionlint]`.
 
+    ## Options
+    Like ruff's syntax errors, this rule stays on whatever `select`, `extend-select` and
+    prefixes in `ignore` say (`--select SL1`, `ignore = ["SL0"]` or `ignore = ["ALL"]` still
+    report parse errors). Only its full code turns it off: `ignore = ["SL001"]`,
+    `--ignore SL001`, or `"SL001"` in a `per-file-ignores` entry.
+
     ## References
     - [PEP 263: source code encodings](https://peps.python.org/pep-0263/)
     - [LibCST](https://libcst.readthedocs.io/)
