@@ -176,8 +176,13 @@ class Project:
         cwd: Path | None = None,
     ) -> None:
         self.root = root.resolve() if root is not None else None
-        #: The current directory of the run, the last place absolute imports are looked for.
-        self.cwd = (cwd if cwd is not None else Path.cwd()).resolve()
+        #: The current directory of the run, where absolute imports are looked for after the
+        #: project's own folders (None when it cannot be known: it was deleted).
+        self.cwd: Path | None
+        try:
+            self.cwd = (cwd if cwd is not None else Path.cwd()).resolve()
+        except OSError:
+            self.cwd = None
         self._list_files = list_files
         self._files: dict[Path, SourceFile | None] = {}
         self._scan: list[SourceFile] | None = None
@@ -241,8 +246,9 @@ class Project:
         the importer's top-level package (walking up while ``__init__.py`` exists), the
         project root, ``<root>/src`` and the current directory; then, for apps run from
         inside one of their folders (``cd app && uvicorn main:app``), the folders between
-        the importer and the root, nearest first. None of these depend on how the file was
-        named on the command line, so every entry point resolves the same imports."""
+        the importer and the root, nearest first. Only the current directory depends on how
+        sessionlint is run (and it comes after the project's own folders), so every entry
+        point resolves the project's imports the same way."""
         if importer.path is None:
             return
         directory = importer.path.resolve().parent
@@ -252,7 +258,8 @@ class Project:
         candidates = [top]
         if self.root is not None:
             candidates += [self.root, self.root / "src"]
-        candidates.append(self.cwd)
+        if self.cwd is not None:
+            candidates.append(self.cwd)
         if self.root is not None and directory.is_relative_to(self.root):
             folder = directory
             while folder != self.root:
