@@ -9,9 +9,13 @@ The CLI, the flake8 plugin and the pre-commit hooks are thin layers over these f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from sessionlint.config import Config, ConfigError, is_foreign_code, load_config
 from sessionlint.diagnostics import Diagnostic
@@ -196,6 +200,40 @@ def _load_file(
     return source, project, model, data
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a batch run.
+
+    A run allocates millions of small, acyclic LibCST nodes that stay alive until the run ends,
+    so the collector's generation scans find nothing to free and only cost time: measured on
+    Netflix/dispatch (655 files, 72 kLOC), 11.1 s with the default thresholds against 7.4-7.7 s
+    paused, with the same peak RSS (190 MB). Reference counting still frees everything. The
+    previous state is restored afterwards, so a long-lived host (an editor server) keeps its GC.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def batch_run(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``function`` with the cyclic garbage collector paused (see :func:`_cyclic_gc_paused`)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _cyclic_gc_paused():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 @dataclass(frozen=True)
 class _Run:
     """What a run over paths works with: the paths given, the effective configuration, the
@@ -225,6 +263,7 @@ def _prepare(
     return _Run(given, cfg, selected_rules(cfg), discover(given, cfg), _detector(cfg))
 
 
+@batch_run
 def lint_paths(
     paths: Sequence[str | Path],
     *,

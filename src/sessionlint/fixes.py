@@ -529,6 +529,7 @@ def fix_source(
     return outcome
 
 
+@api.batch_run
 def fix_paths(
     paths: Sequence[str | Path],
     *,
