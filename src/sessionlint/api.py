@@ -42,6 +42,9 @@ class LintResult:
     files_checked: int = 0
     #: The target versions assumed, per project root (for ``-v``).
     versions: dict[str, TargetVersions] = field(default_factory=dict)
+    #: Files not analysed although CPython accepts them (LibCST cannot parse them): not a
+    #: finding, printed as a warning (``path:line:column: not analysed: reason``).
+    notices: list[str] = field(default_factory=list)
 
 
 def selected_rules(config: Config) -> list[type[Rule]]:
@@ -123,6 +126,8 @@ def _lint_one(
 ) -> tuple[list[Diagnostic], list[InternalError]]:
     active = [r for r in rules if path is None or not config.is_ignored_for(r.code, path)]
     if isinstance(file, ParseFailure):
+        if file.valid:
+            return [], []  # see not_analysed(): a notice, not a finding
         wanted = any(r.code == "SL001" for r in active)
         return ([parse_failure_diagnostic(display, file)] if wanted else []), []
     assert model is not None
@@ -159,6 +164,13 @@ def lint_source(
     if errors:
         diagnostics = diagnostics + [_internal_error_diagnostic(e) for e in errors]
     return diagnostics
+
+
+def not_analysed(display: str, file: SourceFile | ParseFailure) -> str | None:
+    """The notice for a file CPython accepts but that could not be analysed, else None."""
+    if isinstance(file, ParseFailure) and file.valid:
+        return f"{display}:{file.line}:{file.column}: not analysed: {file.reason}"
+    return None
 
 
 def _internal_error_diagnostic(error: InternalError) -> Diagnostic:
@@ -271,6 +283,9 @@ def lint_paths(
         if owner is not None and owner.root is not None:
             result.versions.setdefault(str(owner.root), versions)
         diagnostics, errors = _lint_one(source, str(path), path, owner_model, versions, cfg, rules)
+        notice = not_analysed(str(path), source)
+        if notice is not None:
+            result.notices.append(notice)
         result.diagnostics.extend(diagnostics)
         result.internal_errors.extend(errors)
     result.diagnostics.sort(key=lambda d: d.sort_key)
@@ -371,4 +386,7 @@ def lint_file_in_project(
     # A module read earlier as another one's import carries the path it was found by.
     result.diagnostics = [d if d.path == display else replace(d, path=display) for d in diagnostics]
     result.internal_errors = [e if e.path == display else replace(e, path=display) for e in errors]
+    notice = not_analysed(display, file)
+    if notice is not None:
+        result.notices.append(notice)
     return result
