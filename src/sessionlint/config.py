@@ -499,6 +499,24 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+_TOML_KEY = re.compile(r"^[ \t]*([A-Za-z0-9_.\"'-]+)[ \t]*=", re.MULTILINE)
+
+
+def _deep_key(path: Path) -> str | None:
+    """The key whose value nests too deeply for the TOML reader (a best effort)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
+        if depth > 64:
+            keys = _TOML_KEY.findall(text, 0, i)
+            return keys[-1].strip("\"'") if keys else None
+    return None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -506,8 +524,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{_display(path)}: invalid TOML: {exc}", path=path) from None
     except RecursionError:
+        key = _deep_key(path)
+        at = f" (at {key!r})" if key else ""
         raise ConfigError(
-            f"{_display(path)}: invalid TOML: nested too deeply to be read", path=path
+            f"{_display(path)}: invalid TOML: arrays or tables nested too deeply to be read{at}",
+            path=path,
+            key=key,
         ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
