@@ -17,6 +17,7 @@ from sessionlint.config import Config, ConfigError, is_foreign_code, load_config
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.engine import InternalError, check_file, parse_failure_diagnostic
 from sessionlint.files import discover, find_project_root
+from sessionlint.model.guard import read_source
 from sessionlint.model.project import ParseFailure, Project, SourceFile, parse_source
 from sessionlint.model.semantic import Model
 from sessionlint.registry import ALL_RULES
@@ -199,7 +200,7 @@ def _load_file(
         projects[root] = (project, _model(project, cfg))
     project, model = projects[root]
     try:
-        data = path.read_bytes()
+        data = read_source(path)
     except OSError as exc:
         return ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}"), None, None, None
     source = parse_source(data, path=path.resolve(), display_path=str(path))
@@ -369,7 +370,7 @@ def lint_file_in_project(
             model = _model(project, config)
         if source is None:
             try:
-                source = file_path.read_bytes()
+                source = read_source(file_path)
             except OSError as exc:
                 file = ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}")
         if file is None:

@@ -622,11 +622,12 @@ def write_fixes(outcomes: Sequence[FixOutcome]) -> None:
     """Write each changed file atomically; a file that cannot be written keeps its content,
     gets ``error`` set, and its findings and fixes go back to what they were.
 
-    Temporary files that an earlier run left behind in the folders written to (a run killed
-    with SIGKILL) are removed first: only sessionlint's own, and only stale ones."""
+    Temporary files that an earlier run left behind (a run killed with SIGKILL) in the
+    folders of the files of this run are removed first: only sessionlint's own, and only stale
+    ones (see :func:`remove_stale_temporary_files`)."""
     folders: set[Path] = set()
     for outcome in outcomes:
-        if outcome.changed and outcome.file_path is not None:
+        if outcome.file_path is not None:
             folders.add(Path(os.path.realpath(outcome.file_path)).parent)
     for folder in sorted(folders):
         remove_stale_temporary_files(folder)

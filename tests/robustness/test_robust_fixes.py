@@ -311,6 +311,14 @@ def test_a_fix_run_cleans_up_after_a_killed_one(tmp_path: Path) -> None:
     assert paths["a"].read_text() == FIXED
 
 
+def test_a_fix_run_with_nothing_to_fix_cleans_up_too(tmp_path: Path) -> None:
+    paths = _files(tmp_path, a=FIXED)
+    (tmp_path / f".a.py.sl{_dead_pid()}-q1w2e3r4.sessionlint").write_text(FIXED[:40])
+    fix_paths([paths["a"]])
+    assert _temporary_files(tmp_path) == []
+    fix_paths([paths["a"]], write=False)  # --diff writes nothing, removes nothing
+
+
 def test_the_temporary_file_name_carries_the_writer_pid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

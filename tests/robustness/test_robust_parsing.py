@@ -7,6 +7,7 @@ the test instead of killing pytest.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -97,6 +98,16 @@ def test_a_file_over_the_size_limit_is_sl001_quickly(tmp_path: Path) -> None:
     (found,) = result.diagnostics
     assert found.code == "SL001" and "too large" in found.message
     assert f"{MAX_FILE_BYTES:,}" in found.message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_given_by_name_does_not_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.py")
+    (tmp_path / "other.py").write_text(SHARED)
+    done = _cli(tmp_path / "pipe.py", tmp_path / "other.py", timeout=30)
+    assert done.returncode == 1, done.stderr
+    assert "pipe.py:1:1: SL001 cannot read file: not a regular file" in done.stdout
+    assert "other.py:2:10: SL101" in done.stdout
 
 
 # -- encodings --------------------------------------------------------------------------------

@@ -18,11 +18,21 @@ from __future__ import annotations
 
 import ast
 import io
+import os
+import stat
 import tokenize
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["MAX_FILE_BYTES", "MAX_NESTING", "Verdict", "nesting_depth", "python_verdict"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_NESTING",
+    "Verdict",
+    "nesting_depth",
+    "python_verdict",
+    "read_source",
+]
 
 #: Files larger than this are not analysed (reported as SL001). LibCST needs about 1 KB of
 #: memory per byte of source and several seconds per megabyte; real modules stay far below.
@@ -31,6 +41,27 @@ MAX_FILE_BYTES = 1024 * 1024
 #: The deepest nesting (an estimate of LibCST's tree depth) analysed. The rules and LibCST's
 #: visitors walk trees recursively; this leaves room within Python's default recursion limit.
 MAX_NESTING = 200
+
+
+def read_source(path: Path) -> bytes:
+    """The bytes of the file at ``path``, at most ``MAX_FILE_BYTES + 1`` of them (enough to
+    tell that it is too large). Raises ``OSError``, also for what is not a regular file (a
+    named pipe given on the command line must not hang the run)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)

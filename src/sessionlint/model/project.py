@@ -20,7 +20,13 @@ from pathlib import Path
 
 import libcst as cst
 
-from sessionlint.model.guard import MAX_FILE_BYTES, MAX_NESTING, nesting_depth, python_verdict
+from sessionlint.model.guard import (
+    MAX_FILE_BYTES,
+    MAX_NESTING,
+    nesting_depth,
+    python_verdict,
+    read_source,
+)
 from sessionlint.model.index import ModuleIndex, Scope, module_bindings
 
 __all__ = ["ParseFailure", "Project", "SourceFile", "decode_source", "parse_source"]
@@ -127,12 +133,9 @@ def parse_source(
     :mod:`sessionlint.model.guard`): CPython's verdict wins. A file CPython accepts but LibCST
     cannot parse is a :class:`ParseFailure` with ``valid`` set (not analysed, not an error).
     """
-    size = len(source)
-    if size > MAX_FILE_BYTES:
+    if len(source) > MAX_FILE_BYTES:
         return ParseFailure(
-            1,
-            1,
-            f"file too large to analyse ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})",
+            1, 1, f"file too large to analyse (over the limit of {MAX_FILE_BYTES:,} bytes)"
         )
     encoding, bom, lossy = "utf-8", False, False
     verdict = python_verdict(source)
@@ -266,7 +269,7 @@ class Project:
             return self._files[key]
         source: SourceFile | None = None
         try:
-            data = key.read_bytes()
+            data = read_source(key)
         except OSError:
             data = None
         if data is not None:
