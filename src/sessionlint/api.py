@@ -21,6 +21,7 @@ from sessionlint.config import Config, ConfigError, is_foreign_code, load_config
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.engine import InternalError, check_file, parse_failure_diagnostic
 from sessionlint.files import discover, find_project_root
+from sessionlint.model.guard import read_source
 from sessionlint.model.project import ParseFailure, Project, SourceFile, parse_source
 from sessionlint.model.semantic import Model
 from sessionlint.registry import ALL_RULES
@@ -46,6 +47,9 @@ class LintResult:
     files_checked: int = 0
     #: The target versions assumed, per project root (for ``-v``).
     versions: dict[str, TargetVersions] = field(default_factory=dict)
+    #: Files not analysed although CPython accepts them (LibCST cannot parse them): not a
+    #: finding, printed as a warning (``path:line:column: not analysed: reason``).
+    notices: list[str] = field(default_factory=list)
 
 
 def selected_rules(config: Config) -> list[type[Rule]]:
@@ -127,6 +131,8 @@ def _lint_one(
 ) -> tuple[list[Diagnostic], list[InternalError]]:
     active = [r for r in rules if path is None or not config.is_ignored_for(r.code, path)]
     if isinstance(file, ParseFailure):
+        if file.valid:
+            return [], []  # see not_analysed(): a notice, not a finding
         wanted = any(r.code == "SL001" for r in active)
         return ([parse_failure_diagnostic(display, file)] if wanted else []), []
     assert model is not None
@@ -165,6 +171,13 @@ def lint_source(
     return diagnostics
 
 
+def not_analysed(display: str, file: SourceFile | ParseFailure) -> str | None:
+    """The notice for a file CPython accepts but that could not be analysed, else None."""
+    if isinstance(file, ParseFailure) and file.valid:
+        return f"{display}:{file.line}:{file.column}: not analysed: {file.reason}"
+    return None
+
+
 def _internal_error_diagnostic(error: InternalError) -> Diagnostic:
     from sessionlint.diagnostics import Severity
 
@@ -191,7 +204,7 @@ def _load_file(
         projects[root] = (project, _model(project, cfg))
     project, model = projects[root]
     try:
-        data = path.read_bytes()
+        data = read_source(path)
     except OSError as exc:
         return ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}"), None, None, None
     source = parse_source(data, path=path.resolve(), display_path=str(path))
@@ -310,6 +323,9 @@ def lint_paths(
         if owner is not None and owner.root is not None:
             result.versions.setdefault(str(owner.root), versions)
         diagnostics, errors = _lint_one(source, str(path), path, owner_model, versions, cfg, rules)
+        notice = not_analysed(str(path), source)
+        if notice is not None:
+            result.notices.append(notice)
         result.diagnostics.extend(diagnostics)
         result.internal_errors.extend(errors)
     result.diagnostics.sort(key=lambda d: d.sort_key)
@@ -393,7 +409,7 @@ def lint_file_in_project(
             model = _model(project, config)
         if source is None:
             try:
-                source = file_path.read_bytes()
+                source = read_source(file_path)
             except OSError as exc:
                 file = ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}")
         if file is None:
@@ -410,4 +426,7 @@ def lint_file_in_project(
     # A module read earlier as another one's import carries the path it was found by.
     result.diagnostics = [d if d.path == display else replace(d, path=display) for d in diagnostics]
     result.internal_errors = [e if e.path == display else replace(e, path=display) for e in errors]
+    notice = not_analysed(display, file)
+    if notice is not None:
+        result.notices.append(notice)
     return result

@@ -205,6 +205,8 @@ def check(
         REPORTERS[output_format](result.diagnostics, ctx)
         if fixing is not None:
             _report_fixed(fixing.result, out if output_format == "text" else None, quiet)
+    for notice in result.notices:
+        click.echo(f"sessionlint: warning: {notice}", err=True)
     for error in result.internal_errors:
         click.echo(f"sessionlint: {error.describe()}", err=True)
     code = _exit_code(result, exit_zero)
@@ -319,6 +321,8 @@ def _print_fixes(run: FixRun, output_file: Path | None, *, diff: bool, exit_zero
         for d in result.lint.diagnostics:
             click.echo(f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}", err=True)
     _report_problems(result)
+    for notice in result.lint.notices:
+        click.echo(f"sessionlint: warning: {notice}", err=True)
     for error in result.lint.internal_errors:
         click.echo(f"sessionlint: {error.describe()}", err=True)
     if result.lint.internal_errors or result.errors:

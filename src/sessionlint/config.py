@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import os
 import re
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
+
+from sessionlint.globs import GlobError, compile_glob
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -135,53 +136,8 @@ def _selector_error(selector: object, where: str, path: Path | None, key: str) -
 # -- per-file-ignores globs -----------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=512)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a ruff-style glob: ``*`` and ``?`` also match ``/`` (like ruff's globset),
-    ``**/`` matches any number of folders, ``[...]`` is a class and ``{a,b}`` an alternation."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    depth = 0
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            if pattern.startswith("**/", i):
-                out.append("(?:.*/)?")
-                i += 3
-                continue
-            while i < n and pattern[i] == "*":
-                i += 1
-            out.append(".*")
-            continue
-        if c == "?":
-            out.append(".")
-        elif c == "[":
-            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "^") else i + 1)
-            if end == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : end]
-                if body[:1] in ("!", "^"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = end + 1
-                continue
-        elif c == "{":
-            depth += 1
-            out.append("(?:")
-        elif c == "}" and depth:
-            depth -= 1
-            out.append(")")
-        elif c == "," and depth:
-            out.append("|")
-        elif c == "\\" and i + 1 < n:
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    out.append(")" * depth)
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
+def _normal_glob(pattern: str) -> str:
+    return pattern.strip().replace("\\", "/").removeprefix("./").rstrip("/")
 
 
 def _absolute(path: Path) -> Path:
@@ -196,8 +152,8 @@ def _glob_matches(pattern: str, path: Path, root: Path) -> bool:
     ``/``, the bare file name; a pattern also matches every file below a folder it matches
     (so a bare name such as ``migrations`` applies to every ``migrations`` folder).
     """
-    pattern = pattern.strip().replace("\\", "/").removeprefix("./").rstrip("/")
-    regex = _glob_regex(pattern)
+    pattern = _normal_glob(pattern)
+    regex = compile_glob(pattern)
     try:
         parts = path.relative_to(root).parts
     except ValueError:
@@ -457,6 +413,14 @@ def _parse_per_file_ignores(
     for pattern, selectors in value.items():
         if not isinstance(pattern, str) or not pattern.strip().lstrip("!"):
             raise ConfigError(f"{where}{key!r} has an empty glob", path=path, key=key)
+        try:
+            compile_glob(_normal_glob(pattern.removeprefix("!")))
+        except GlobError as exc:
+            raise ConfigError(
+                f"{where}{key!r}: invalid glob {pattern!r}: {exc}",
+                path=path,
+                key=f"{key}.{pattern}",
+            ) from None
         result.append((pattern, _selectors(selectors, where, path, f"{key}.{pattern}")))
     return tuple(result)
 
@@ -535,12 +499,42 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+_TOML_KEY = re.compile(r"^[ \t]*([A-Za-z0-9_.\"'-]+)[ \t]*=", re.MULTILINE)
+
+
+def _deep_key(path: Path) -> str | None:
+    """The key whose value nests too deeply for the TOML reader (a best effort)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
+        if depth > 64:
+            keys = _TOML_KEY.findall(text, 0, i)
+            return keys[-1].strip("\"'") if keys else None
+    return None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data: dict[str, Any] = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{_display(path)}: invalid TOML: {exc}", path=path) from None
+    except RecursionError:
+        key = _deep_key(path)
+        at = f" (at {key!r})" if key else ""
+        raise ConfigError(
+            f"{_display(path)}: invalid TOML: arrays or tables nested too deeply to be read{at}",
+            path=path,
+            key=key,
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{_display(path)}: invalid TOML: not UTF-8 ({exc.reason})", path=path
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{_display(path)}: cannot read: {exc.strerror}", path=path) from None
     return data

@@ -32,9 +32,12 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
 import os
+import re
 import stat
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -53,12 +56,14 @@ from sessionlint.versions import TargetVersions
 
 __all__ = [
     "MAX_ROUNDS",
+    "STALE_AFTER_SECONDS",
     "DroppedFix",
     "FixOutcome",
     "FixResult",
     "fix_paths",
     "fix_source",
     "is_applied",
+    "remove_stale_temporary_files",
     "unified_diff",
     "write_fixes",
 ]
@@ -275,9 +280,7 @@ def _attempt(file: SourceFile, fixes: Sequence[Fix], original_compiles: bool | N
         return _Attempt(failure=f"the fixed code does not parse ({type(exc).__name__}: {exc})")
     if original_compiles and not _compiles(text):
         return _Attempt(failure="the fixed code does not compile")
-    try:
-        text.encode(file.encoding)
-    except UnicodeEncodeError:
+    if not _round_trips(text, file.encoding):
         return _Attempt(failure=f"the fixed code cannot be encoded as {file.encoding}")
     return _Attempt(text=text, module=reparsed)
 
@@ -409,9 +412,28 @@ class _State:
         )
 
 
+def _round_trips(text: str, encoding: str) -> bool:
+    """Whether ``text`` survives encoding as ``encoding`` and decoding back unchanged (some
+    codecs a coding cookie may name, such as ``idna`` or ``punycode``, raise a plain
+    ``UnicodeError`` or change the text)."""
+    try:
+        return text.encode(encoding).decode(encoding) == text
+    except (UnicodeError, LookupError):
+        return False
+
+
 def _encode(text: str, encoding: str, bom: bool) -> bytes:
     data = text.encode(encoding)
     return _BOM + data if bom else data
+
+
+def _unwritable(file: SourceFile) -> str | None:
+    """Why no fix may rewrite ``file`` at all (None: it may be rewritten)."""
+    if file.lossy:
+        return f"the file holds bytes that are not valid {file.encoding}: it is never rewritten"
+    if not _round_trips(file.text, file.encoding):
+        return f"the file's encoding ({file.encoding}) cannot be written back faithfully"
+    return None
 
 
 def _run_loop(
@@ -436,6 +458,13 @@ def _run_loop(
             )
             if round_no == 0:
                 state.initial = list(state.diagnostics)
+        for state in states:
+            if round_no == 0 and isinstance(state.source, SourceFile) and not state.stuck:
+                reason = _unwritable(state.source)
+                if reason is not None:
+                    state.stuck = True
+                    found = [d for d in state.diagnostics if is_applied(d.fix, unsafe=unsafe)]
+                    state.dropped = [DroppedFix(d, reason) for d in found]
         pending = [
             (state, [d for d in state.diagnostics if is_applied(d.fix, unsafe=unsafe)])
             for state in states
@@ -581,6 +610,9 @@ def fix_paths(
     if write:
         write_fixes(outcomes)
     for state, outcome in zip(states, outcomes, strict=True):
+        notice = api.not_analysed(state.display, state.source)
+        if notice is not None:
+            lint.notices.append(notice)
         lint.diagnostics.extend(outcome.remaining)
         lint.internal_errors.extend(state.errors)
     lint.diagnostics.sort(key=lambda d: d.sort_key)
@@ -589,7 +621,17 @@ def fix_paths(
 
 def write_fixes(outcomes: Sequence[FixOutcome]) -> None:
     """Write each changed file atomically; a file that cannot be written keeps its content,
-    gets ``error`` set, and its findings and fixes go back to what they were."""
+    gets ``error`` set, and its findings and fixes go back to what they were.
+
+    Temporary files that an earlier run left behind (a run killed with SIGKILL) in the
+    folders of the files of this run are removed first: only sessionlint's own, and only stale
+    ones (see :func:`remove_stale_temporary_files`)."""
+    folders: set[Path] = set()
+    for outcome in outcomes:
+        if outcome.file_path is not None:
+            folders.add(Path(os.path.realpath(outcome.file_path)).parent)
+    for folder in sorted(folders):
+        remove_stale_temporary_files(folder)
     for outcome in outcomes:
         if not outcome.changed or outcome.file_path is None:
             continue
@@ -610,28 +652,122 @@ def write_fixes(outcomes: Sequence[FixOutcome]) -> None:
 
 
 class _NotWritten(Exception):
-    """The file is read-only or changed while it was being fixed."""
+    """The file is read-only, not ours to replace, or changed while it was being fixed."""
+
+
+#: A temporary file of the fix loop: ``.<name>.sl<pid>-<random>.sessionlint`` (older versions
+#: wrote ``.<name>.<random>.sessionlint``, without the writer's process id).
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:sl(?P<pid>[0-9]+)-)?[a-z0-9_]{8}\.sessionlint$")
+
+#: A temporary file whose writer may still be alive is stale after this long.
+STALE_AFTER_SECONDS = 15 * 60
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
+
+
+def remove_stale_temporary_files(folder: Path) -> list[Path]:
+    """Remove the temporary files a killed fix run left in ``folder``; returns them.
+
+    Only files named like ours (``.<name>.sl<pid>-<random>.sessionlint``) next to an existing
+    ``<name>``, regular files (not links), whose writer process is gone, or which are older
+    than :data:`STALE_AFTER_SECONDS` (a recycled process id, or a name without one)."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match is None or not (folder / match["name"]).exists():
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        pid = int(match["pid"]) if match["pid"] is not None else None
+        old = now - info.st_mtime > STALE_AFTER_SECONDS
+        dead = pid is not None and pid != os.getpid() and not _alive(pid)
+        if old or dead:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino, a.st_size, a.st_mtime_ns) == (
+        b.st_dev,
+        b.st_ino,
+        b.st_size,
+        b.st_mtime_ns,
+    )
+
+
+def _digest(path: Path) -> tuple[os.stat_result, str]:
+    """The file's status and the SHA-256 of its content, read through one descriptor."""
+    with open(path, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotWritten("not a regular file")
+        digest = hashlib.sha256(handle.read()).hexdigest()
+    return info, digest
 
 
 def _write_atomic(path: Path, data: bytes, expected: bytes) -> None:
     """Replace ``path``'s content with ``data`` via a temporary file in the same directory,
-    keeping the file's mode (the target of a symbolic link is written, the link kept)."""
+    keeping the file's owner, group and mode, setuid/setgid bits included (the target of a
+    symbolic link is written, the link kept).
+
+    Refused when the file is read-only, when the user may not write it (``os.access``), when
+    its owner cannot be kept, or when its content is not ``expected`` any more. The file's
+    identity (device, inode, size, modification time) and content hash are checked again
+    just before the rename; an edit saved in the microseconds between that check and
+    ``os.replace`` is the one window left (documented in docs/integrations.md)."""
     target = Path(os.path.realpath(path))
     info = target.stat()  # FileNotFoundError when it vanished
     if not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         raise _NotWritten("the file is read-only")
-    if target.read_bytes() != expected:
+    if not os.access(target, os.W_OK):
+        raise _NotWritten("permission denied: you may not write this file")
+    wanted = hashlib.sha256(expected).hexdigest()
+    before, digest = _digest(target)
+    if digest != wanted:
         raise _NotWritten("the file changed while it was being fixed")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".sessionlint", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.sl{os.getpid()}-", suffix=".sessionlint", dir=target.parent
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, stat.S_IMODE(info.st_mode))
         if hasattr(os, "chown"):
-            with contextlib.suppress(OSError):  # not allowed to give the file away: keep ours
-                os.chown(tmp, info.st_uid, info.st_gid)
+            mine = os.stat(tmp)
+            if (mine.st_uid, mine.st_gid) != (before.st_uid, before.st_gid):
+                try:
+                    os.chown(tmp, before.st_uid, before.st_gid)
+                except OSError:
+                    raise _NotWritten(
+                        "its owner or group cannot be kept (the file is not yours)"
+                    ) from None
+        # After chown, which clears the setuid/setgid bits.
+        os.chmod(tmp, stat.S_IMODE(before.st_mode))
+        now, digest = _digest(target)
+        if not _same_file(before, now) or digest != wanted:
+            raise _NotWritten("the file changed while it was being fixed")
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

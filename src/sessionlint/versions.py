@@ -38,6 +38,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -285,12 +286,31 @@ def _poetry_lowest(constraint: str) -> Version | None:
 
 
 def _read_bytes(path: Path) -> bytes | None:
+    """The content of a regular file of at most :data:`_MAX_FILE_BYTES`, else None.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO (``-r`` to a named
+    pipe) does not hang the run and a device (``-r /dev/zero``) is not read at all."""
     try:
-        if path.stat().st_size > _MAX_FILE_BYTES:
-            return None
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except (OSError, ValueError):
         return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_FILE_BYTES:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while size <= _MAX_FILE_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks) if size <= _MAX_FILE_BYTES else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _decode_lenient(data: bytes) -> str:

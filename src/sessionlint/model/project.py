@@ -10,7 +10,6 @@ is parsed and indexed at most once per run.
 
 from __future__ import annotations
 
-import ast
 import io
 import re
 import tokenize
@@ -21,6 +20,13 @@ from pathlib import Path
 
 import libcst as cst
 
+from sessionlint.model.guard import (
+    MAX_FILE_BYTES,
+    MAX_NESTING,
+    nesting_depth,
+    python_verdict,
+    read_source,
+)
 from sessionlint.model.index import ModuleIndex, Scope, module_bindings
 
 __all__ = ["ParseFailure", "Project", "SourceFile", "decode_source", "parse_source"]
@@ -37,6 +43,9 @@ class ParseFailure:
     line: int
     column: int
     reason: str
+    #: CPython accepts the file (LibCST cannot parse it): it is not analysed, and that is
+    #: not an error in the user's code (reported as a notice, not as SL001).
+    valid: bool = False
 
 
 class SourceFile:
@@ -58,6 +67,9 @@ class SourceFile:
         self.display_path = display_path
         self.encoding = encoding
         self.bom = bom
+        #: The text was decoded with replacement characters (bytes CPython tolerates in a
+        #: comment): analysed, but never written back by the fix loop.
+        self.lossy = False
 
     @cached_property
     def index(self) -> ModuleIndex:
@@ -82,66 +94,106 @@ class SourceFile:
         return f"SourceFile({self.display_path!r})"
 
 
-def decode_source(data: bytes) -> tuple[str, str, bool]:
+def decode_source(data: bytes, errors: str = "strict") -> tuple[str, str, bool]:
     """Decode ``data`` honouring a BOM and a PEP 263 coding cookie.
 
     Returns the text (BOM removed), the encoding name and whether a UTF-8 BOM was present.
-    Raises ``SyntaxError`` (bad cookie) or ``UnicodeDecodeError`` / ``LookupError``.
+    Raises ``SyntaxError`` (bad cookie) or ``UnicodeError`` / ``LookupError``.
     """
     encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     bom = encoding == "utf-8-sig"
-    text = data.decode(encoding)
+    text = data.decode(encoding, errors)
     if bom and text.startswith("\ufeff"):
         text = text[1:]
     return text, ("utf-8" if bom else encoding), bom
 
 
+#: CPython's rejections that hold on every Python version (the others may be syntax newer
+#: than the running Python, which LibCST knows: LibCST's success wins over them).
+_ALWAYS_INVALID = (
+    "null byte",
+    "non-printable character",
+    "too many nested parentheses",
+    "too many levels of indentation",
+    "too deeply nested",
+    "cannot compile",
+    "unexpected EOF",
+    "unexpected end of file",
+    "unterminated",
+    "decoding with",
+)
+
+
 def parse_source(
     source: str | bytes, *, path: Path | None, display_path: str
 ) -> SourceFile | ParseFailure:
-    """Decode and parse; any failure (decoding, syntax, parser bug) becomes a ParseFailure."""
-    encoding, bom = "utf-8", False
+    """Decode and parse; any failure (decoding, syntax, parser bug) becomes a ParseFailure.
+
+    Before LibCST sees the text, the file's size is bounded and CPython parses it (see
+    :mod:`sessionlint.model.guard`): CPython's verdict wins. A file CPython accepts but LibCST
+    cannot parse is a :class:`ParseFailure` with ``valid`` set (not analysed, not an error).
+    """
+    if len(source) > MAX_FILE_BYTES:
+        return ParseFailure(
+            1, 1, f"file too large to analyse (over the limit of {MAX_FILE_BYTES:,} bytes)"
+        )
+    encoding, bom, lossy = "utf-8", False, False
+    verdict = python_verdict(source)
     if isinstance(source, bytes):
         try:
             text, encoding, bom = decode_source(source)
-        except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
-            return ParseFailure(1, 1, f"cannot decode file: {_one_line(str(exc))}")
+        except (SyntaxError, UnicodeError, LookupError):
+            if verdict.tree is None:
+                reason = verdict.reason.removeprefix("syntax error: ")
+                return ParseFailure(1, 1, f"cannot decode file: {_one_line(reason)}")
+            # CPython accepts it (undecodable bytes in a comment): analyse a lossy text,
+            # which the fix loop never writes back.
+            try:
+                text, encoding, bom = decode_source(source, "replace")
+            except (SyntaxError, UnicodeError, LookupError):
+                # The cookie scan itself rejects bad UTF-8 in the first two lines; CPython
+                # read them as UTF-8 all the same.
+                bom = source.startswith(b"\xef\xbb\xbf")
+                text = source[3 if bom else 0 :].decode("utf-8", "replace")
+            lossy = True
     else:
         text = source
+    if verdict.tree is not None:
+        depth, line = nesting_depth(verdict.tree, text)
+        if depth > MAX_NESTING:
+            reason = (
+                f"too deeply nested to analyse (nesting depth about {depth}; "
+                f"the limit is {MAX_NESTING})"
+            )
+            return _clamped(text, line, 1, reason)
+    elif any(marker in verdict.reason for marker in _ALWAYS_INVALID):
+        return _clamped(text, verdict.line, verdict.column, verdict.reason)
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
+        if verdict.tree is None:
+            return _clamped(text, verdict.line, verdict.column, verdict.reason)
         reason = _one_line(exc.message) or "invalid syntax"
         # ``raw_line`` can point past the error (LibCST #1028); the message is closer.
         where = _ERROR_AT.search(exc.message)
         line, column = (int(where[1]), int(where[2])) if where else (exc.raw_line, exc.raw_column)
         reason = _ERROR_AT.sub("", reason.replace("parser error:", "")).strip(" :") or reason
-        return _python_says(text) or _clamped(text, line, column, f"syntax error: {reason}")
+        return _not_analysed(text, line, column, reason)
     except Exception as exc:  # LibCST raises other errors on some inputs (t-strings, ...)
-        reason = f"cannot parse file: {type(exc).__name__}: {_one_line(str(exc))}"
-        return _python_says(text) or ParseFailure(1, 1, reason)
-    return SourceFile(
+        if verdict.tree is None:
+            return _clamped(text, verdict.line, verdict.column, verdict.reason)
+        return _not_analysed(text, 1, 1, f"{type(exc).__name__}: {_one_line(str(exc))}")
+    source_file = SourceFile(
         module, text, path=path, display_path=display_path, encoding=encoding, bom=bom
     )
+    source_file.lossy = lossy
+    return source_file
 
 
-def _python_says(text: str) -> ParseFailure | None:
-    """Where CPython reports the syntax error, when it finds one: the line a user expects.
-
-    LibCST names the line where its parser gave up, often the next one, sometimes past the
-    end of the file. Used only once LibCST has failed; None when CPython parses the text
-    (syntax newer than this Python that LibCST rejects, such as some t-strings).
-    """
-    try:
-        compile(text, "<sessionlint>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except SyntaxError as exc:
-        if exc.lineno is None:
-            return None
-        reason = f"syntax error: {exc.msg}"
-        return _clamped(text, exc.lineno, exc.offset or 1, reason)
-    except (ValueError, RecursionError, MemoryError):
-        return None
-    return None
+def _not_analysed(text: str, line: int, column: int, reason: str) -> ParseFailure:
+    """CPython accepts the file but LibCST cannot parse it: not the user's error."""
+    failure = _clamped(text, line, column, f"valid Python that LibCST cannot parse: {reason}")
+    return ParseFailure(failure.line, failure.column, failure.reason, valid=True)
 
 
 def _clamped(text: str, line: int, column: int, reason: str) -> ParseFailure:
@@ -217,7 +269,7 @@ class Project:
             return self._files[key]
         source: SourceFile | None = None
         try:
-            data = key.read_bytes()
+            data = read_source(key)
         except OSError:
             data = None
         if data is not None:

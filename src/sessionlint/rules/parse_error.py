@@ -32,9 +32,16 @@ class ParseError(Rule):
     ```
 
     ## Known problems
-    Any exception the parser raises counts, including LibCST's internal errors on some
-    Python 3.14 t-strings. Templates that are not Python can be excluded with `exclude` or
-    `extend-exclude` in `[tool.sessionlint]`.
+    CPython parses the file first and its verdict wins: what CPython rejects (a NUL byte, 201
+    nested parentheses, a second BOM, a coding cookie whose codec fails) is reported with
+    CPython's message and line. A file over 1 MiB, or nested deeper than sessionlint
+    analyses (about 200 levels of its syntax tree, such as `a and a and ...` with hundreds of
+    operands), is reported too, with that reason, before the parser can crash on it.
+
+    A file that CPython accepts but LibCST cannot parse (`(x): int = 1`) is not reported as
+    SL001: it is valid code. It is not analysed, and a warning on standard error says so. See
+    [safety.md](../safety.md). Templates that are not Python can be excluded with `exclude`
+    or `extend-exclude` in `[tool.sessionlint]`.
 
     ## Options
     Like ruff's syntax errors, this rule stays on whatever `select`, `extend-select` and
