@@ -2,8 +2,10 @@
 targets, and fixture projects whose versions come from pyproject.toml, uv.lock and
 requirements.txt.
 
-* SL105 session-escapes-request: an error on FastAPI 0.106-0.117 (or with
-  ``Depends(..., scope="function")``), a warning otherwise (unknown = newest).
+* SL105 session-escapes-request: a session given to ``BackgroundTasks.add_task`` is reported
+  on FastAPI 0.106-0.117 (or with ``Depends(..., scope="function")``), where the dependency
+  closes it before the background tasks run; not on < 0.106 and >= 0.118 (unknown = newest).
+  Other hand-offs (``create_task``, threads, executors) are reported on every version.
 * SL204 commit-after-response: reported for FastAPI >= 0.118 (unknown = newest) and below
   0.106 (exit code also ran after the response), never for 0.106-0.117.
 * SL402 sqlite-thread-config: file databases only when SQLAlchemy < 2.0; in-memory databases
@@ -72,36 +74,51 @@ def update_item(item_id: int, tasks: BackgroundTasks, db: Session = Depends(get_
 
 
 @pytest.mark.parametrize(
-    ("fastapi", "severity"),
+    ("fastapi", "verdicts"),
     [
-        ("0.100", "warning"),  # exit code after the background tasks: still open
-        ("0.105.1", "warning"),
-        ("0.106", "error"),  # exit code before the response: the task meets a closed session
-        ("0.110", "error"),
-        ("0.117.1", "error"),
-        ("0.118", "warning"),  # exit code after the response again
-        ("0.121", "warning"),
-        (None, "warning"),  # unknown means newest
+        ("0.100", []),  # exit code after the background tasks: the session is still open
+        ("0.105.1", []),
+        ("0.106", [(19, "error")]),  # exit code before the response: a closed session
+        ("0.110", [(19, "error")]),
+        ("0.117.1", [(19, "error")]),
+        ("0.118", []),  # exit code after the response (and the background tasks) again
+        ("0.121", []),
+        (None, []),  # unknown means newest
     ],
 )
-def test_sl105_severity_follows_fastapi_version(fastapi: str | None, severity: str) -> None:
+def test_sl105_background_task_follows_fastapi_version(
+    fastapi: str | None, verdicts: list[tuple[int, str]]
+) -> None:
     source = BACKGROUND_TASK.replace("{scope}", "")
-    assert _verdicts(_lint(source, "SL105", fastapi=fastapi)) == [(19, severity)]
+    assert _verdicts(_lint(source, "SL105", fastapi=fastapi)) == verdicts
 
 
-@pytest.mark.parametrize("fastapi", ["0.121", None])
-def test_sl105_is_an_error_with_function_scope(fastapi: str | None) -> None:
+@pytest.mark.parametrize("fastapi", ["0.100", "0.118", "0.121", None])
+def test_sl105_background_task_with_function_scope(fastapi: str | None) -> None:
     function_scoped = BACKGROUND_TASK.replace("{scope}", ', scope="function"')
     request_scoped = BACKGROUND_TASK.replace("{scope}", ', scope="request"')
     assert _verdicts(_lint(function_scoped, "SL105", fastapi=fastapi)) == [(19, "error")]
-    assert _verdicts(_lint(request_scoped, "SL105", fastapi=fastapi)) == [(19, "warning")]
+    assert _verdicts(_lint(request_scoped, "SL105", fastapi=fastapi)) == []
+
+
+THREAD_HANDOFF = BACKGROUND_TASK.replace(
+    "tasks.add_task(reindex, db, item_id)",
+    "threading.Thread(target=reindex, args=(db, item_id)).start()",
+).replace("from fastapi import", "import threading\nfrom fastapi import")
+
+
+@pytest.mark.parametrize("fastapi", ["0.100", "0.110", "0.118", None])
+def test_sl105_other_handoffs_on_every_version(fastapi: str | None) -> None:
+    source = THREAD_HANDOFF.replace("{scope}", "")
+    assert "threading.Thread" in source
+    assert _verdicts(_lint(source, "SL105", fastapi=fastapi)) == [(20, "error")]
 
 
 def test_sl105_message_says_why() -> None:
     (closed,) = _lint(BACKGROUND_TASK.replace("{scope}", ""), "SL105", fastapi="0.110")
     assert "closes it before the response" in closed.message
-    (kept,) = _lint(BACKGROUND_TASK.replace("{scope}", ""), "SL105", fastapi="0.118")
-    assert "`db`" in kept.message and "stays checked out" in kept.message
+    (scoped,) = _lint(BACKGROUND_TASK.replace("{scope}", ', scope="function"'), "SL105")
+    assert "`db`" in scoped.message and 'scope="function"' in scoped.message
 
 
 # -- SL204 ------------------------------------------------------------------------------------
@@ -225,7 +242,6 @@ def test_project_locked_to_fastapi_0118_in_uv_lock() -> None:
     assert _project("lifecycle_fastapi_0118_uvlock") == [
         ("deps.py", 11, "SL204", "warning"),
         ("deps.py", 15, "SL204", "warning"),
-        ("main.py", 17, "SL105", "warning"),
     ]
 
 
@@ -233,7 +249,6 @@ def test_project_pinned_to_fastapi_0105_in_requirements() -> None:
     assert _project("lifecycle_fastapi_0105_requirements") == [
         ("deps.py", 11, "SL204", "warning"),
         ("deps.py", 15, "SL204", "warning"),
-        ("main.py", 17, "SL105", "warning"),
     ]
 
 
@@ -243,7 +258,6 @@ def test_project_newest_with_function_scope_in_another_module() -> None:
         ("db.py", 7, "SL402", "error"),
         ("db.py", 15, "SL401", "error"),
         ("deps.py", 15, "SL204", "warning"),
-        ("items.py", 16, "SL105", "warning"),
     ]
 
 
@@ -258,5 +272,4 @@ def test_command_line_target_overrides_the_project() -> None:
     ) == [
         ("deps.py", 12, "SL204", "warning"),
         ("deps.py", 16, "SL204", "warning"),
-        ("main.py", 17, "SL105", "warning"),
     ]

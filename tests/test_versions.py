@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -715,7 +716,7 @@ def test_requirements_directory(tmp_path: Path) -> None:
 
 def test_requirements_without_pins(tmp_path: Path) -> None:
     write(tmp_path / "requirements.txt", "fastapi\nsqlalchemy<2\n")
-    assert detect(app_file(tmp_path)) == UNKNOWN
+    assert detect(app_file(tmp_path)) == replace(UNKNOWN, fastapi_runtime=True)
 
 
 def test_binary_garbage_requirements(tmp_path: Path) -> None:

@@ -95,6 +95,8 @@ def check_file(
     errors: list[InternalError] = []
     for rule in rules:
         try:
+            if rule.request_time_harm and not model.is_application_code(file):
+                continue  # test code, migrations and scripts (see Model.code_kind)
             reports.extend((rule, report) for report in rule().check(ctx))
         except Exception as exc:  # one rule's bug must not stop the run
             errors.append(

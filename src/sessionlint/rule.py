@@ -61,6 +61,10 @@ class Rule:
     suggestion: ClassVar[str | None] = None
     #: Enabled unless the user deselects it.
     default_enabled: ClassVar[bool] = True
+    #: The harm happens while serving requests: the rule stays silent in test code,
+    #: migrations and scripts (:meth:`sessionlint.model.semantic.Model.code_kind`); the
+    #: engine skips it there.
+    request_time_harm: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

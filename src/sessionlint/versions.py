@@ -18,6 +18,15 @@ requirements files. Each package is looked up independently.
 (``--target-fastapi`` / ``--target-sqlalchemy``, given to :class:`VersionDetector`) override
 detection, the command line first.
 
+Whether FastAPI is a *runtime* dependency of the project (:attr:`TargetVersions.fastapi_runtime`)
+is read from the same files, in the nearest directory that has dependency metadata: runtime
+sources are ``[project] dependencies``, ``[project.optional-dependencies]`` extras whose name is
+not a development one (``dev``, ``test``, ``docs``, ``lint``, ``typing``...),
+``[tool.poetry.dependencies]`` and requirements files whose name is not a development one
+(``requirements.txt``, ``requirements/base.txt``; not ``requirements-dev.txt``,
+``requirements/test.txt``). Poetry groups, ``[dependency-groups]`` and development extras do not
+count. ``setup.py`` / ``setup.cfg`` that mention FastAPI cannot be read reliably: unknown.
+
 Unknown (``None``) means the newest behaviour: FastAPI >= 0.121, SQLAlchemy >= 2.0. The
 predicates on :class:`TargetVersions` (``fastapi_at_least`` ...) take that into account.
 
@@ -40,7 +49,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +110,10 @@ class TargetVersions:
     sqlalchemy: Version | None
     fastapi_source: str
     sqlalchemy_source: str
+    #: FastAPI is a runtime dependency (True), the dependency metadata does not list it as
+    #: one (False: absent, or only in a dev/test/docs extra or group), or there is no
+    #: dependency metadata / it cannot be read (None).
+    fastapi_runtime: bool | None = None
 
     @classmethod
     def of(
@@ -109,6 +122,7 @@ class TargetVersions:
         sqlalchemy: str | Version | None = None,
         *,
         source: str = "given",
+        fastapi_runtime: bool | None = None,
     ) -> TargetVersions:
         """Build from version strings (handy in tests): ``TargetVersions.of(fastapi="0.110")``."""
         fa = None if fastapi is None else _as_version(fastapi)
@@ -118,6 +132,7 @@ class TargetVersions:
             sqlalchemy=sa,
             fastapi_source=UNKNOWN_SOURCE if fa is None else source,
             sqlalchemy_source=UNKNOWN_SOURCE if sa is None else source,
+            fastapi_runtime=fastapi_runtime,
         )
 
     # -- FastAPI -------------------------------------------------------------------------------
@@ -554,6 +569,122 @@ def _is_requirements_name(name: str) -> bool:
     return lower.startswith("requirements") and lower.endswith(".txt")
 
 
+# -- runtime or development dependency -------------------------------------------------------
+
+#: Words that make an extra, a group or a requirements file a development one.
+_DEV_WORDS = frozenset(
+    {
+        "dev",
+        "devel",
+        "develop",
+        "development",
+        "test",
+        "tests",
+        "testing",
+        "doc",
+        "docs",
+        "documentation",
+        "lint",
+        "linting",
+        "linters",
+        "typing",
+        "types",
+        "mypy",
+        "ci",
+        "qa",
+        "check",
+        "checks",
+        "bench",
+        "benchmark",
+        "benchmarks",
+        "coverage",
+        "cov",
+        "style",
+        "format",
+        "debug",
+        "local",
+        "tox",
+        "nox",
+        "precommit",
+    }
+)
+
+
+def _is_dev_name(name: str) -> bool:
+    """``dev``, ``test-extra``, ``requirements-dev.txt``, ``requirements/test.txt``..."""
+    stem = name.lower()
+    if stem.endswith(".txt"):
+        stem = stem[:-4]
+    if stem.startswith("requirements"):
+        stem = stem[len("requirements") :]
+    words = {w for w in re.split(r"[-_.\s/]+", stem) if w}
+    return bool(words & _DEV_WORDS) or "pre-commit" in stem
+
+
+def _lists_fastapi(group: Iterable[_Candidate]) -> bool:
+    return any(name == FASTAPI for name, _, _ in group)
+
+
+#: What one source says about FastAPI at runtime: True (listed as a runtime dependency),
+#: False (the source lists runtime dependencies, FastAPI is not one of them), None (cannot tell).
+_Runtime = bool | None
+
+
+def _pyproject_runtime(data: Mapping[str, object], path: Path) -> list[_Runtime]:
+    """Votes of ``pyproject.toml``; empty when it declares no dependencies at all."""
+    votes: list[_Runtime] = []
+    project = _table(data, "project")
+    dynamic = project.get("dynamic")
+    if isinstance(project.get("dependencies"), list):
+        listed = _pep508_group(project.get("dependencies"), str(path))
+        for extra, entries in _table(project, "optional-dependencies").items():
+            if not _is_dev_name(extra):
+                listed += _pep508_group(entries, str(path))
+        votes.append(_lists_fastapi(listed))
+    elif isinstance(dynamic, list) and "dependencies" in dynamic:
+        votes.append(None)  # read from elsewhere by the build backend
+    poetry = _table(data, "tool", "poetry")
+    if isinstance(poetry.get("dependencies"), Mapping):
+        votes.append(_lists_fastapi(_poetry_group(_table(poetry, "dependencies"), str(path))))
+    return votes
+
+
+def _requirements_runtime(paths: Iterable[Path]) -> list[_Runtime]:
+    """Votes of requirements files that hold at least one valid requirement."""
+    votes: list[_Runtime] = []
+    for path in paths:
+        names: set[str] = set()
+        for _, line in _requirement_lines(path):
+            try:
+                names.add(canonicalize_name(Requirement(line).name))
+            except InvalidRequirement:
+                continue
+        if not names:
+            continue  # empty or unreadable: no information
+        relative = path.name if path.parent.name != "requirements" else f"requirements/{path.name}"
+        votes.append(FASTAPI in names and not _is_dev_name(relative))
+    return votes
+
+
+def _setup_runtime(directory: Path, has: Callable[[str], bool]) -> list[_Runtime]:
+    """``setup.py`` / ``setup.cfg``: not parsed; one that mentions FastAPI cannot be told
+    apart from one that lists it in ``tests_require`` or an extra."""
+    votes: list[_Runtime] = []
+    for name in ("setup.py", "setup.cfg"):
+        if has(name):
+            data = _read_bytes(directory / name)
+            votes.append(None if data is None or b"fastapi" in data.lower() else False)
+    return votes
+
+
+def _combine(votes: list[_Runtime]) -> _Runtime:
+    if any(v is True for v in votes):
+        return True
+    if any(v is None for v in votes):
+        return None
+    return False
+
+
 # ---------------------------------------------------------------------------------------------
 # Per-directory information and the detector
 # ---------------------------------------------------------------------------------------------
@@ -565,6 +696,9 @@ class _DirInfo:
     detected: Mapping[str, _Found]
     #: ``[tool.sessionlint]`` overrides; None when there is no such table here.
     config: Mapping[str, _Found] | None
+    #: This directory holds dependency metadata (which then decides ``fastapi_runtime``).
+    metadata: bool = False
+    fastapi_runtime: bool | None = None
 
 
 _EMPTY_DIR = _DirInfo(detected={}, config=None)
@@ -602,6 +736,7 @@ def _scan_directory(directory: Path) -> _DirInfo:
 
     # 2. pyproject.toml: lowest admitted version; also the [tool.sessionlint] overrides.
     config: dict[str, _Found] | None = None
+    votes: list[_Runtime] = []
     if has("pyproject.toml"):
         path = directory / "pyproject.toml"
         data = _load_toml(path)
@@ -609,21 +744,29 @@ def _scan_directory(directory: Path) -> _DirInfo:
             groups = list(_pyproject_groups(data, path))
             fill({p: f for p in _PACKAGES if (f := _pick(groups, p)) is not None})
             config = _config_overrides(data, path)
+            votes += _pyproject_runtime(data, path)
 
     # 3. requirements*.txt (requirements.txt first), then requirements/*.txt.
+    names = sorted(
+        (n for n, is_file in files.items() if is_file and _is_requirements_name(n)),
+        key=lambda n: (n.lower() != "requirements.txt", n),
+    )
+    paths = [directory / n for n in names]
+    if files.get("requirements") is False:  # not a regular file: maybe a directory
+        paths += _requirements_dir_files(directory / "requirements")
     missing = [p for p in _PACKAGES if p not in detected]
     if missing:
-        names = sorted(
-            (n for n, is_file in files.items() if is_file and _is_requirements_name(n)),
-            key=lambda n: (n.lower() != "requirements.txt", n),
-        )
-        paths = [directory / n for n in names]
-        if files.get("requirements") is False:  # not a regular file: maybe a directory
-            paths += _requirements_dir_files(directory / "requirements")
         groups = [_requirements_group(p) for p in paths]
         fill({p: f for p in missing if (f := _pick(groups, p)) is not None})
+    votes += _requirements_runtime(paths)
+    votes += _setup_runtime(directory, has)
 
-    return _DirInfo(detected=detected, config=config)
+    return _DirInfo(
+        detected=detected,
+        config=config,
+        metadata=bool(votes),
+        fastapi_runtime=_combine(votes) if votes else None,
+    )
 
 
 class VersionDetector:
@@ -688,13 +831,17 @@ class VersionDetector:
     def _resolve(self, start: Path) -> TargetVersions:
         detected: dict[str, _Found] = {}
         config: Mapping[str, _Found] | None = None
+        runtime_decided = False
+        runtime: bool | None = None
         for directory in (start, *start.parents):
             info = self._dir_info(directory)
             if config is None:
                 config = info.config  # the nearest [tool.sessionlint] table
             for package, found in info.detected.items():
                 detected.setdefault(package, found)  # the nearest directory giving a version
-            if config is not None and len(detected) == len(_PACKAGES):
+            if not runtime_decided and info.metadata:
+                runtime_decided, runtime = True, info.fastapi_runtime
+            if config is not None and len(detected) == len(_PACKAGES) and runtime_decided:
                 break
 
         def choose(package: str) -> _Found | None:
@@ -710,4 +857,5 @@ class VersionDetector:
             sqlalchemy=None if sa is None else sa[0],
             fastapi_source=UNKNOWN_SOURCE if fa is None else fa[1],
             sqlalchemy_source=UNKNOWN_SOURCE if sa is None else sa[1],
+            fastapi_runtime=runtime,
         )

@@ -13,6 +13,9 @@ It answers, through qualified names resolved across the project's modules:
 * which functions are route handlers, dependencies, ``@contextmanager`` functions, pytest
   fixtures or cached functions; what a dependency provides, whether it commits after ``yield``
   (:meth:`Model.function_info`);
+* what kind of code a file is: application code, test code, a migration or a script
+  (:meth:`Model.code_kind`, :mod:`sessionlint.model.codekind`); whether the project runs on
+  FastAPI (:meth:`Model.uses_fastapi`);
 * which project helpers do blocking I/O on a session they receive (:meth:`Model.helper_does_io`).
 
 Answers are memoised per node; recursive questions (aliases of aliases, helpers calling helpers,
@@ -24,15 +27,16 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import TypeVar
 
 import libcst as cst
 
 from sessionlint.model import names
+from sessionlint.model.codekind import CodeKind, CodeKinds, in_main_block
 from sessionlint.model.index import Binding, FunctionNode, ModuleIndex, dotted_name
 from sessionlint.model.names import Kind
 from sessionlint.model.project import Project, SourceFile
+from sessionlint.versions import TargetVersions
 
 __all__ = [
     "Def",
@@ -163,6 +167,7 @@ class Model:
         self._per_request: dict[cst.CSTNode, tuple[SourceFile, cst.FunctionDef]] | None = None
         self._registered_routes: set[cst.CSTNode] | None = None
         self._uses_fastapi: bool | None = None
+        self._code_kinds: CodeKinds | None = None
         self._helper_io: dict[tuple[cst.FunctionDef, str], bool] = {}
         self._module_names: dict[SourceFile, str | None] = {}
         self._attribute_uses: dict[
@@ -1120,13 +1125,21 @@ class Model:
             self._registered_routes = found
         return self._registered_routes
 
-    def uses_fastapi(self) -> bool:
-        """Some module of the project imports FastAPI (the files of the run, and every
-        project file whose text mentions ``fastapi``, so linting one file of a FastAPI
-        project answers like linting all of it)."""
+    def uses_fastapi(self, versions: TargetVersions | None = None) -> bool:
+        """The project runs on FastAPI.
+
+        When the project's dependency metadata is known (``versions.fastapi_runtime``, read
+        from ``pyproject.toml`` / ``requirements*.txt``), FastAPI must be a runtime
+        dependency: one only in a dev/test/docs extra, a Poetry group or
+        ``requirements-dev.txt`` does not count. Without dependency metadata: some module of
+        application code imports FastAPI (the files of the run, and every project file whose
+        text mentions ``fastapi``, so linting one file of a FastAPI project answers like
+        linting all of it); tests, migrations and scripts do not count."""
+        if versions is not None and versions.fastapi_runtime is not None:
+            return versions.fastapi_runtime
         if self._uses_fastapi is None:
             self._uses_fastapi = any(
-                self._imports_fastapi(f)
+                self._imports_fastapi(f) and self.is_application_code(f)
                 for f in self.project.files_matching(lambda text: "fastapi" in text)
             )
         return self._uses_fastapi
@@ -1332,22 +1345,18 @@ class Model:
             position += 1
 
     # -- files --------------------------------------------------------------------------------
-    @staticmethod
-    def is_test_file(file: SourceFile) -> bool:
-        """Test modules, conftest, alembic ``env.py`` and migration versions."""
-        path = PurePath(file.path if file.path is not None else file.display_path)
-        name = path.name
-        if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
-            return True
-        parts = set(path.parts[:-1])
-        return bool(parts & {"alembic", "migrations"} and (name == "env.py" or "versions" in parts))
+    def code_kind(self, file: SourceFile) -> CodeKind:
+        """Application code, test code, a migration or a script (see
+        :mod:`sessionlint.model.codekind`); computed once per file."""
+        if self._code_kinds is None:
+            self._code_kinds = CodeKinds(self)
+        return self._code_kinds.kind(file)
+
+    def is_application_code(self, file: SourceFile) -> bool:
+        """Not test code, a migration or a script: request-time rules apply."""
+        return self.code_kind(file) is CodeKind.APP
 
     @staticmethod
-    def under_main_guard(file: SourceFile, node: cst.CSTNode) -> bool:
+    def in_main_block(file: SourceFile, node: cst.CSTNode) -> bool:
         """``node`` sits under ``if __name__ == "__main__":``."""
-        for anc in file.index.ancestors(node):
-            if isinstance(anc, cst.If) and isinstance(anc.test, cst.Comparison):
-                text = file.module.code_for_node(anc.test).replace("'", '"').replace(" ", "")
-                if text in ('__name__=="__main__"', '"__main__"==__name__'):
-                    return True
-        return False
+        return in_main_block(file, node)

@@ -68,6 +68,7 @@ class AsyncExpireOnCommit(Rule):
     name = "async-expire-on-commit"
     summary = "An async session factory or session that expires objects on commit"
     severity = Severity.WARNING
+    request_time_harm = True
     fix_applicability = Applicability.UNSAFE
 
     def check(self, ctx: FileContext) -> Iterator[Report]:

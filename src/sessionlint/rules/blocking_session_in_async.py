@@ -92,6 +92,7 @@ class BlockingSessionInAsync(Rule):
     name = "blocking-session-in-async"
     summary = "A sync session doing I/O inside async def blocks the event loop"
     severity = Severity.ERROR
+    request_time_harm = True
     fix_applicability = Applicability.UNSAFE
 
     def check(self, ctx: FileContext) -> Iterator[Report]:

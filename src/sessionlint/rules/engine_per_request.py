@@ -87,13 +87,12 @@ class EnginePerRequest(Rule):
     name = "engine-per-request"
     summary = "An engine (and its connection pool) is created on every request"
     severity = Severity.ERROR
+    request_time_harm = True
     fix_applicability = Applicability.DISPLAY_ONLY
     suggestion = "Create the engine once (module level or the lifespan) and reuse it"
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         file, model, index = ctx.file, ctx.model, ctx.index
-        if model.is_test_file(file):
-            return
         calls = [
             call
             for call in index.nodes(cst.Call)

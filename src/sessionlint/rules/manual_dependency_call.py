@@ -96,6 +96,7 @@ class ManualDependencyCall(Rule):
     name = "manual-dependency-call"
     summary = "A session generator dependency run by hand, so its cleanup does not run"
     severity = Severity.ERROR
+    request_time_harm = True
     fix_applicability = Applicability.DISPLAY_ONLY
     suggestion = (
         "Let FastAPI call it with `Depends(...)`, or use `with contextmanager(dependency)() as db:`"

@@ -134,6 +134,7 @@ class RawSqlInterpolation(Rule):
     name = "raw-sql-interpolation"
     summary = "SQL text built by string interpolation (SQL injection)"
     severity = Severity.ERROR
+    request_time_harm = True
     fix_applicability = Applicability.DISPLAY_ONLY
     suggestion = 'Use bound parameters: `text("... WHERE name = :name")` with `{"name": value}`'
 

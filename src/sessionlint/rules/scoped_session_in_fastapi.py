@@ -79,6 +79,7 @@ class ScopedSessionInFastapi(Rule):
     name = "scoped-session-in-fastapi"
     summary = "A scoped_session registry whose scope does not follow FastAPI requests"
     severity = Severity.WARNING
+    request_time_harm = True
     fix_applicability = Applicability.DISPLAY_ONLY
     suggestion = (
         "Use a dependency that yields one session per request, "
@@ -87,7 +88,7 @@ class ScopedSessionInFastapi(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         file, model, index = ctx.file, ctx.model, ctx.index
-        if model.is_test_file(file) or not model.uses_fastapi():
+        if not model.uses_fastapi(ctx.versions):
             return
         for call in index.nodes(cst.Call):
             qualname = model.callee_qualname(file, call)

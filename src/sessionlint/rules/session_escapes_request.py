@@ -33,6 +33,9 @@ class _Session:
 class _Handoff:
     what: str
     session: str
+    #: ``BackgroundTasks.add_task`` / ``BackgroundTask``: harmful only when the dependency's
+    #: exit code runs before the background tasks (see :meth:`SessionEscapesRequest._closed_first`).
+    background: bool = False
 
 
 class SessionEscapesRequest(Rule):
@@ -135,7 +138,8 @@ class SessionEscapesRequest(Rule):
     code = "SL105"
     name = "session-escapes-request"
     summary = "A request-scoped session is handed to work that outlives the request"
-    severity = Severity.WARNING
+    severity = Severity.ERROR
+    request_time_harm = True
     fix_applicability = Applicability.DISPLAY_ONLY
     suggestion = "Hand over ids or plain data and open a new session inside the background work"
 
@@ -150,11 +154,9 @@ class SessionEscapesRequest(Rule):
                 if handoff is None or checker.waited(call):
                     continue
                 session = sessions[handoff.session]
-                yield Report(
-                    call,
-                    self._message(ctx, handoff, session),
-                    severity=self._severity(ctx, session),
-                )
+                if handoff.background and not self._closed_first(ctx, session):
+                    continue  # the session is closed after the background tasks ran
+                yield Report(call, self._message(ctx, handoff, session))
 
     @staticmethod
     def _request_sessions(ctx: FileContext, function: cst.FunctionDef) -> dict[str, _Session]:
@@ -171,21 +173,22 @@ class SessionEscapesRequest(Rule):
         return found
 
     @staticmethod
-    def _severity(ctx: FileContext, session: _Session) -> Severity:
-        if ctx.versions.fastapi_in("0.106", "0.118"):
-            return Severity.ERROR
-        if ctx.model.depends_scope(session.depends) == "function":
-            return Severity.ERROR
-        return Severity.WARNING
+    def _closed_first(ctx: FileContext, session: _Session) -> bool:
+        """The dependency's exit code closes the session before the background tasks run:
+        FastAPI 0.106 to 0.117, or ``Depends(..., scope="function")``."""
+        return (
+            ctx.versions.fastapi_in("0.106", "0.118")
+            or ctx.model.depends_scope(session.depends) == "function"
+        )
 
     @staticmethod
     def _message(ctx: FileContext, handoff: _Handoff, session: _Session) -> str:
-        if ctx.versions.fastapi_in("0.106", "0.118"):
-            why = "on this FastAPI version the dependency closes it before the response is sent"
-        elif ctx.model.depends_scope(session.depends) == "function":
+        if ctx.model.depends_scope(session.depends) == "function":
             why = 'its dependency has `scope="function"` and closes it before the response'
+        elif ctx.versions.fastapi_in("0.106", "0.118"):
+            why = "on this FastAPI version the dependency closes it before the response is sent"
         else:
-            why = "it stays checked out, shared with the work, until that work ends"
+            why = "the dependency closes it when the request ends, while that work may still use it"
         return (
             f"Request-scoped session `{handoff.session}` is handed to {handoff.what}, which "
             f"outlives the request ({why}); pass ids and open a new session there"
@@ -301,6 +304,8 @@ class _FunctionChecker:
         ):
             session = self._first_carried([*positional, *keywords.values()])
             what = "a background task that runs after the response is sent"
+            if session is not None:
+                return _Handoff(what, session, background=True)
         elif qualname in names.THREADS:
             session, what = self._thread_carries(qualname, positional, keywords), "a thread"
         elif method is not None and method[1] == "submit" and self._is_executor(method[0]):

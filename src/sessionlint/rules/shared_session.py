@@ -66,6 +66,7 @@ class SharedSession(Rule):
     name = "shared-session"
     summary = "A session shared by all requests and threads"
     severity = Severity.ERROR
+    request_time_harm = True
     fix_applicability = Applicability.DISPLAY_ONLY
     suggestion = (
         "Create one session per request in a dependency: `with SessionLocal() as db: yield db`"
@@ -73,8 +74,6 @@ class SharedSession(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         file, model, index = ctx.file, ctx.model, ctx.index
-        if model.is_test_file(file):
-            return
         for call in index.nodes(cst.Call):
             if model.creation_kind(file, call) is None:
                 continue
@@ -93,7 +92,7 @@ class SharedSession(Rule):
             return None  # ``with Session(engine) as s:`` closes it at the end of the block
         function = index.enclosing_function(call)
         if function is None:
-            if model.under_main_guard(file, call):
+            if model.in_main_block(file, call):
                 return None
             if index.scope_of(call).kind == "class":
                 return "in a class body"

@@ -108,6 +108,7 @@ class SqliteThreadConfig(Rule):
     name = "sqlite-thread-config"
     summary = "A SQLite engine configured so that it breaks under FastAPI's threadpool"
     severity = Severity.ERROR
+    request_time_harm = True
     fix_applicability = Applicability.UNSAFE
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
@@ -117,7 +118,7 @@ class SqliteThreadConfig(Rule):
             for call in index.nodes(cst.Call)
             if model.callee_qualname(file, call) in names.CREATE_ENGINE
         ]
-        if not calls or not model.uses_fastapi():
+        if not calls or not model.uses_fastapi(ctx.versions):
             return
         for call in calls:
             report = self._check_call(ctx, call)

@@ -10,6 +10,7 @@ import libcst as cst
 from sessionlint.context import FileContext
 from sessionlint.diagnostics import Applicability, Fix, Severity
 from sessionlint.model import flow, names
+from sessionlint.model.codekind import CodeKind
 from sessionlint.model.names import Kind
 from sessionlint.model.semantic import External, dotted_name
 from sessionlint.rule import Report, Rule
@@ -294,7 +295,7 @@ class SwallowedFlushError(Rule):
         file, model, index = ctx.file, ctx.model, ctx.index
         if model.is_route_handler(file, function):
             return set()
-        if model.is_test_file(file) and (
+        if model.code_kind(file) is CodeKind.TEST and (
             function.name.value.startswith("test") or model.is_pytest_fixture(file, function)
         ):
             return set()

@@ -112,12 +112,11 @@ class UnclosedSession(Rule):
     name = "unclosed-session"
     summary = "A session created in a function that some path never closes"
     severity = Severity.ERROR
+    request_time_harm = True
     fix_applicability = Applicability.UNSAFE
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         file, model, index = ctx.file, ctx.model, ctx.index
-        if model.is_test_file(file):
-            return
         ownership = Ownership(model, file)
         for function in index.nodes(cst.FunctionDef):
             if index.own_nodes(function, cst.Yield):

@@ -101,6 +101,7 @@ class WriteWithoutCommit(Rule):
     name = "write-without-commit"
     summary = "A write that some path never commits"
     severity = Severity.WARNING
+    request_time_harm = True
     fix_applicability = Applicability.UNSAFE
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
