@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
 
@@ -33,6 +33,9 @@ from sessionlint.model import names
 from sessionlint.model.index import Binding, FunctionNode, ModuleIndex, dotted_name
 from sessionlint.model.names import Kind
 from sessionlint.model.project import Project, SourceFile
+
+if TYPE_CHECKING:
+    from sessionlint.model.effects import Effects
 
 __all__ = [
     "Def",
@@ -168,6 +171,16 @@ class Model:
         self._attribute_uses: dict[
             tuple[int, str, str], list[tuple[SourceFile, cst.Attribute]]
         ] = {}
+        self._effects: Effects | None = None
+
+    @property
+    def effects(self) -> Effects:
+        """What calls of project functions do (raise on every path, reset a session)."""
+        if self._effects is None:
+            from sessionlint.model.effects import Effects  # a cycle: effects imports Model
+
+            self._effects = Effects(self)
+        return self._effects
 
     # -- memoisation with a recursion guard --------------------------------------------------
     def _cached(self, tag: str, key: object, compute: Callable[[], T], default: T) -> T:
