@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
 
@@ -37,6 +37,9 @@ from sessionlint.model.index import Binding, FunctionNode, ModuleIndex, dotted_n
 from sessionlint.model.names import Kind
 from sessionlint.model.project import Project, SourceFile
 from sessionlint.versions import TargetVersions
+
+if TYPE_CHECKING:
+    from sessionlint.model.effects import Effects
 
 __all__ = [
     "Def",
@@ -173,6 +176,16 @@ class Model:
         self._attribute_uses: dict[
             tuple[int, str, str], list[tuple[SourceFile, cst.Attribute]]
         ] = {}
+        self._effects: Effects | None = None
+
+    @property
+    def effects(self) -> Effects:
+        """What calls of project functions do (raise on every path, reset a session)."""
+        if self._effects is None:
+            from sessionlint.model.effects import Effects  # a cycle: effects imports Model
+
+            self._effects = Effects(self)
+        return self._effects
 
     # -- memoisation with a recursion guard --------------------------------------------------
     def _cached(self, tag: str, key: object, compute: Callable[[], T], default: T) -> T:

@@ -38,11 +38,14 @@ class ConcurrentAsyncSession(Rule):
     """## What it does
     Flags one `AsyncSession` used by coroutines that run at the same time:
     `asyncio.gather(f(session), g(session))`, `asyncio.gather(session.scalar(a),
-    session.scalar(b))`, `asyncio.gather(*[fetch(session, i) for i in ids])` (also
-    `asyncio.wait` and `asyncio.as_completed`); `create_task(...)` called in a loop with the same
-    session; two `create_task` calls with the same session in one `TaskGroup` or one function
-    while the first task still runs. Reported at the `gather` call, at the `create_task` call in
-    the loop, or at the second and later `create_task` calls.
+    session.scalar(b))`, `asyncio.gather(*[session.refresh(o) for o in objs])`,
+    `asyncio.gather(*(fetch(session, i) for i in ids))`, `asyncio.gather(*map(partial(fetch,
+    session), ids))` (also `map(lambda i: fetch(session, i), ids)` and `map(session.refresh,
+    objs)`; also `asyncio.wait` and `asyncio.as_completed`) where every element works on the
+    same session (a parameter, `self.session`, a local); `create_task(...)` called in a loop
+    with the same session; two `create_task` calls with the same session in one `TaskGroup` or
+    one function while the first task still runs. Reported at the `gather` call, at the
+    `create_task` call in the loop, or at the second and later `create_task` calls.
 
     ## Why is this bad?
     An `AsyncSession` is not safe for concurrent tasks: it holds one connection and one
@@ -88,9 +91,11 @@ class ConcurrentAsyncSession(Rule):
     the variable holding it, or for untracked tasks any `await`, between the two
     `create_task` calls counts as waiting for it); calls in exclusive branches (`if`/`else`,
     `match` cases, a `try` body and its `except` handler) or separated by
-    `return`/`raise`/`break`/`continue`. Only sessions passed directly to the
+    `return`/`raise`/`break`/`continue`; a comprehension over sessions (`[f(s) for s in
+    sessions]`: one session per element). Only sessions passed directly to the
     coroutine (`f(session)`, `f(db=session)`, `session.scalar(...)`, or a variable assigned
-    such a call) are seen: a session wrapped in another object (`Repository(session)`) is not.
+    such a call), bound by `functools.partial` or used in a `lambda` body are seen: a session
+    wrapped in another object (`Repository(session)`) is not.
     The main coroutine using the session while a task it started still runs is not flagged.
 
     ## References
@@ -149,8 +154,8 @@ class ConcurrentAsyncSession(Rule):
         """The session shared by two or more of the awaitables ``call`` runs together."""
         counts: dict[SessionKey, int] = {}
         spelled: dict[SessionKey, str] = {}
-        for expr, many in _awaitables(ctx, call, qualname):
-            for key, text in _sessions_used(ctx, expr).items():
+        for sessions, many in _awaitables(ctx, call, qualname):
+            for key, text in sessions.items():
                 counts[key] = counts.get(key, 0) + (2 if many else 1)
                 spelled[key] = text
         for key, count in counts.items():
@@ -161,9 +166,9 @@ class ConcurrentAsyncSession(Rule):
 
 def _awaitables(
     ctx: FileContext, call: cst.Call, qualname: str
-) -> Iterator[tuple[cst.BaseExpression, bool]]:
-    """The awaitable expressions a gather/wait/as_completed call runs, and whether each one
-    stands for many (a comprehension's element)."""
+) -> Iterator[tuple[dict[SessionKey, str], bool]]:
+    """The sessions of each awaitable a gather/wait/as_completed call runs, and whether the
+    awaitable stands for many (a comprehension's element, a ``map``)."""
     if qualname.endswith("gather"):
         for arg in call.args:
             if arg.keyword is not None or arg.star == "**":
@@ -171,7 +176,7 @@ def _awaitables(
             if arg.star == "*":
                 yield from _elements(ctx, arg.value)
             else:
-                yield arg.value, False
+                yield _sessions_used(ctx, arg.value), False
         return
     positional, keywords = call_args(call)
     first = positional[0] if positional else keywords.get("fs") or keywords.get("aws")
@@ -181,15 +186,19 @@ def _awaitables(
 
 def _elements(
     ctx: FileContext, expr: cst.BaseExpression, depth: int = 0
-) -> Iterator[tuple[cst.BaseExpression, bool]]:
-    """The awaitables of a collection expression (a literal, a comprehension, or a local
-    variable bound once to one of these)."""
+) -> Iterator[tuple[dict[SessionKey, str], bool]]:
+    """The sessions of the awaitables of a collection expression (a literal, a comprehension,
+    ``map(f, ...)``, or a local variable bound once to one of these)."""
     if isinstance(expr, cst.List | cst.Tuple | cst.Set):
         for element in expr.elements:
             if isinstance(element, cst.Element):
-                yield element.value, False
+                yield _sessions_used(ctx, element.value), False
     elif isinstance(expr, _COMPREHENSIONS):
-        yield expr.elt, True
+        yield _sessions_used(ctx, expr.elt), True
+    elif isinstance(expr, cst.Call) and ctx.model.callee_qualname(ctx.file, expr) == "builtins.map":
+        positional, _ = call_args(expr)
+        if positional:
+            yield _callable_sessions(ctx, positional[0]), True
     elif isinstance(expr, cst.Name) and depth == 0:
         value = _local_value(ctx.index, expr)
         if value is not None:
@@ -222,6 +231,36 @@ def _sessions_used(
     if method is not None:
         candidates.append(method[0])
     candidates.extend(arg.value for arg in expr.args if not arg.star)
+    found: dict[SessionKey, str] = {}
+    for candidate in candidates:
+        key = _session_key(ctx, candidate)
+        if key is not None:
+            found[key] = ctx.file.module.code_for_node(candidate)
+    return found
+
+
+def _callable_sessions(ctx: FileContext, func: cst.BaseExpression) -> dict[SessionKey, str]:
+    """The async sessions every coroutine made by calling ``func`` works on: the body of a
+    ``lambda``, the bound arguments of ``functools.partial(f, session)``, the receiver of a
+    bound method (``session.refresh``); also through a local assigned one of these once."""
+    if isinstance(func, cst.Name):  # ``fetch = partial(load, session)`` ... ``map(fetch, ids)``
+        value = _local_value(ctx.index, func)
+        if isinstance(value, cst.Call | cst.Lambda):
+            func = value
+    if isinstance(func, cst.Lambda):
+        return _sessions_used(ctx, func.body, depth=1)
+    candidates: list[cst.BaseExpression] = []
+    if isinstance(func, cst.Call) and ctx.model.callee_qualname(ctx.file, func) in (
+        "functools.partial",
+    ):
+        positional, keywords = call_args(func)
+        if not positional:
+            return {}
+        candidates.extend(positional[1:])
+        candidates.extend(keywords.values())
+        func = positional[0]
+    if isinstance(func, cst.Attribute):
+        candidates.append(func.value)
     found: dict[SessionKey, str] = {}
     for candidate in candidates:
         key = _session_key(ctx, candidate)

@@ -9,8 +9,9 @@ import libcst as cst
 from sessionlint.context import FileContext
 from sessionlint.diagnostics import Applicability, Severity
 from sessionlint.model import names
+from sessionlint.model.index import FunctionNode
 from sessionlint.model.names import Kind
-from sessionlint.model.semantic import call_args
+from sessionlint.model.semantic import call_args, dotted_name, is_load
 from sessionlint.rule import Report, Rule
 
 
@@ -60,14 +61,18 @@ class ScopedSessionInFastapi(Rule):
 
     ## Known problems
     Not flagged: projects that do not import FastAPI; test files (factory-boy needs a
-    `scoped_session`); a registry with an explicit `scopefunc` (a context variable's `.get`,
-    `asyncio.current_task`, ...) when the project calls or references
-    `<registry>.remove` anywhere — in a middleware, a dependency or a shutdown hook, in any
-    module that imports it; a registry built with `**kwargs`; a registry that is not bound
-    to a module-level name (its `remove()` calls cannot be found). The rule does not check
-    that the `scopefunc` is really bound to the request. "Uses FastAPI" is decided for the
-    whole project: a thread-local registry in a worker module (Celery, cron) of a FastAPI
-    project is flagged too; suppress it there with `# noqa: SL305`.
+    `scoped_session`); a registry created inside a function that does not outlive the call:
+    kept in a local variable, or `remove()`d in the function's `finally:` (only registries
+    created at module level or in a class body, or that a function returns or stores on an
+    attribute — `app.state`, `self` —, in a container or in a global, count); a registry with
+    an explicit `scopefunc` (a context variable's `.get`, `asyncio.current_task`, ...) when
+    the project calls or references `<registry>.remove` anywhere — in a middleware, a
+    dependency or a shutdown hook, in any module that imports it; a registry built with
+    `**kwargs`; a registry with a `scopefunc` that is not bound to a module-level name (its
+    `remove()` calls cannot be found). The rule does not check that the `scopefunc` is really
+    bound to the request. "Uses FastAPI" is decided for the whole project: a thread-local
+    registry in a worker module (Celery, cron) of a FastAPI project is flagged too; suppress
+    it there with `# noqa: SL305`.
 
     ## References
     - [SQLAlchemy: Contextual/Thread-local Sessions](https://docs.sqlalchemy.org/en/20/orm/contextual.html)
@@ -93,6 +98,8 @@ class ScopedSessionInFastapi(Rule):
         for call in index.nodes(cst.Call):
             qualname = model.callee_qualname(file, call)
             if qualname not in names.SCOPED_SESSIONS or any(arg.star for arg in call.args):
+                continue
+            if not _outlives_call(ctx, call):
                 continue
             short = qualname.rsplit(".", 1)[-1]
             positional, keywords = call_args(call)
@@ -136,3 +143,67 @@ def _module_name(ctx: FileContext, call: cst.Call) -> str | None:
     if not isinstance(target, cst.Name) or ctx.index.scope_of(statement).kind != "module":
         return None
     return target.value
+
+
+def _outlives_call(ctx: FileContext, call: cst.Call) -> bool:
+    """The registry built by ``call`` lives longer than one call of the function creating it:
+    it is created at module level or in a class body, or a function returns it, yields it,
+    stores it on an attribute (``app.state``, ``self``), in a container or in a global. A
+    registry that stays in a local variable, or that the function ``remove()``s in a
+    ``finally:``, ends with the call."""
+    index = ctx.index
+    function = index.enclosing_function(call)
+    if function is None:
+        return True
+    parent = index.parent(call)
+    if isinstance(parent, cst.Return | cst.Yield):
+        return True
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+        target = parent.targets[0].target
+    elif isinstance(parent, cst.AnnAssign) and parent.value is call:
+        target = parent.target
+    else:
+        return False
+    if not isinstance(target, cst.Name):
+        return True  # ``app.state.Session = scoped_session(...)``, ``self.registry = ...``
+    name = target.value
+    if any(
+        isinstance(n, cst.NameItem) and n.name.value == name
+        for g in index.own_nodes(function, cst.Global)
+        for n in g.names
+    ):
+        return True
+    if _removed_in_finally(ctx, function, name):
+        return False
+    for use in index.own_nodes(function, cst.Name):
+        if use.value != name or not is_load(index, use):
+            continue
+        holder = index.parent(use)
+        if isinstance(holder, cst.Return | cst.Yield | cst.Element | cst.DictElement):
+            return True
+        if (
+            isinstance(holder, cst.Assign)
+            and holder.value is use
+            and any(not isinstance(t.target, cst.Name) for t in holder.targets)
+        ):
+            return True
+    return False
+
+
+def _removed_in_finally(ctx: FileContext, function: FunctionNode, name: str) -> bool:
+    """``function`` calls ``<name>.remove()`` inside a ``finally:`` block."""
+    index = ctx.index
+    for call in index.own_nodes(function, cst.Call):
+        func = call.func
+        if not (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "remove"
+            and dotted_name(func.value) == name
+        ):
+            continue
+        for anc in index.ancestors(call):
+            if anc is function:
+                break
+            if isinstance(anc, cst.Finally):
+                return True
+    return False

@@ -43,6 +43,8 @@ class Swallow:
     key: str
     method: str
     kind: Kind
+    #: The handler only ``pass``es/``continue``s around a ``commit()`` of the session.
+    silent: bool = False
 
 
 #: What a unit does with a session: ("use" | "reset", order, session key).
@@ -57,7 +59,16 @@ class SwallowedFlushError(Rule):
     `rollback()` (or `close()`) on that session, while the session is used again afterwards:
     inside the handler, after the `try`, or in the next iteration of a loop; or while the
     function is a helper that receives the session as a parameter (not a route handler) and
-    returns normally to the caller that owns it. Reported at the `except`.
+    returns normally to the caller that owns it. Also flags such a handler whose body only
+    `pass`es, `continue`s or is `...` around a `commit()`: the write disappears without a trace,
+    whatever happens to the session afterwards. Reported at the `except`.
+
+    A call in the handler to a project function whose every path raises (`raise_conflict("email")`
+    where the helper raises `HTTPException`, also through further helpers and across modules)
+    counts as raising. A call that rolls back or closes that session counts as the rollback: a
+    project function that receives it (`rollback_and_log(db)`), a method of an object built with
+    it (`repo = Repo(db)` … `repo.rollback()` where the method calls `self.db.rollback()`), or a
+    method of the enclosing class that rolls `self.session` back (`self._reset()`).
 
     ## Why is this bad?
     When a flush fails, the session's transaction is rolled back internally but the session
@@ -114,12 +125,16 @@ class SwallowedFlushError(Rule):
     Not flagged: `commit()`/`flush()` inside `with s.begin():` or `with s.begin_nested():`
     (the block rolls back itself; a savepoint is the right tool for "try this insert, skip it
     on conflict"); handlers that catch only exceptions SQLAlchemy does not raise
-    (`except ValueError`); handlers that contain any `raise`; a route handler that returns an
-    error right away without touching the session (its dependency closes the session); a
-    handler that passes the session to a function sessionlint cannot see (it may roll back);
-    test functions and fixtures (pytest owns their session); `try` blocks at module level.
-    The analysis does not follow conditions: a `rollback()` under an `if` after the `try`
-    counts only on the paths through that `if`. Reading a plain attribute of the session
+    (`except ValueError`); handlers that contain any `raise` or call a project function that
+    raises on every path; a route handler that returns an error right away without touching
+    the session (its dependency closes the session); a handler that passes the session to a
+    function sessionlint cannot see (it may roll back); test functions and fixtures that
+    return normally or only `pass` (pytest owns their session, and a swallowed commit there is
+    usually the failure the test expects); `try` blocks at module level.
+    A helper counts as raising only when no path returns: `if`/`else` chains, `try` and `with`
+    blocks are followed, loops and `match` are not (such a helper does not count). The
+    analysis does not follow conditions: a `rollback()` under an `if` after the `try` counts
+    only on the paths through that `if`. Reading a plain attribute of the session
     (`db.is_active`) and `expunge`/`expire` are not uses.
 
     ## References
@@ -148,6 +163,7 @@ class SwallowedFlushError(Rule):
         roll back or hand the session to an unknown function."""
         file, model, index = ctx.file, ctx.model, ctx.index
         guarded: dict[cst.CSTNode, dict[str, tuple[str, Kind]]] = {}
+        committed: dict[cst.CSTNode, set[str]] = {}
         for call in index.own_nodes(function, cst.Call):
             func = call.func
             if not isinstance(func, cst.Attribute) or func.attr.value not in FLUSHING_METHODS:
@@ -166,6 +182,8 @@ class SwallowedFlushError(Rule):
                     break
                 if isinstance(anc, cst.Try | cst.TryStar) and prev is anc.body:
                     guarded.setdefault(anc, {}).setdefault(key, (func.attr.value, kind))
+                    if func.attr.value == "commit":
+                        committed.setdefault(anc, set()).add(key)
                 prev = anc
         result: list[Swallow] = []
         for try_node in sorted(guarded, key=lambda t: index.order[t]):
@@ -176,7 +194,15 @@ class SwallowedFlushError(Rule):
                 if self._raises(ctx, function, handler):
                     continue
                 for key, (method, kind) in guarded[try_node].items():
-                    if not self._handled(ctx, function, handler, key):
+                    if self._handled(ctx, function, handler, key):
+                        continue
+                    if (
+                        key in committed.get(try_node, ())
+                        and _does_nothing(handler)
+                        and not _is_test_function(ctx, function)
+                    ):
+                        result.append(Swallow(handler, key, "commit", kind, silent=True))
+                    else:
                         result.append(Swallow(handler, key, method, kind))
         return result
 
@@ -196,8 +222,15 @@ class SwallowedFlushError(Rule):
 
     @staticmethod
     def _raises(ctx: FileContext, function: cst.FunctionDef, handler: Handler) -> bool:
+        """The handler contains a ``raise``, or calls a project function that raises on
+        every path (``raise_conflict("email")``)."""
         index = ctx.index
-        return any(index.is_inside(r, handler) for r in index.own_nodes(function, cst.Raise))
+        if any(index.is_inside(r, handler) for r in index.own_nodes(function, cst.Raise)):
+            return True
+        return any(
+            index.is_inside(call, handler) and ctx.model.effects.call_always_raises(ctx.file, call)
+            for call in index.own_nodes(function, cst.Call)
+        )
 
     def _handled(
         self, ctx: FileContext, function: cst.FunctionDef, handler: Handler, key: str
@@ -207,12 +240,7 @@ class SwallowedFlushError(Rule):
         for call in index.own_nodes(function, cst.Call):
             if not index.is_inside(call, handler):
                 continue
-            func = call.func
-            if (
-                isinstance(func, cst.Attribute)
-                and func.attr.value in names.SESSION_RESET_METHODS
-                and dotted_name(func.value) == key
-            ):
+            if ctx.model.effects.call_resets(ctx.file, call, key):
                 return True
             for arg in call.args:
                 if dotted_name(arg.value) == key and self._passing(ctx, call, arg.value) in (
@@ -235,15 +263,8 @@ class SwallowedFlushError(Rule):
                 return "neutral"
             return "use" if model.function_def(file, call.func) is not None else "unknown"
         for callee_file, callee, param in callees:
-            for inner in callee_file.index.own_nodes(callee, cst.Call):
-                func = inner.func
-                if (
-                    isinstance(func, cst.Attribute)
-                    and func.attr.value in names.SESSION_RESET_METHODS
-                    and isinstance(func.value, cst.Name)
-                    and func.value.value == param
-                ):
-                    return "reset"
+            if model.effects.resets(callee_file, callee, param):
+                return "reset"
         return "use"
 
     # -- flow ------------------------------------------------------------------------------------
@@ -273,6 +294,16 @@ class SwallowedFlushError(Rule):
         for swallow in sorted(swallows, key=lambda s: index.order[s.handler]):
             if swallow.handler in reported:
                 continue
+            if swallow.silent:
+                reported.add(swallow.handler)
+                yield Report(
+                    swallow.handler,
+                    f"{self._describe(ctx, swallow.handler)} silently discards a failed "
+                    f"`{swallow.key}.commit()`: the write disappears without a trace and "
+                    f"`{swallow.key}` is left needing `rollback()`",
+                    fix=self._fix(ctx, function, swallow),
+                )
+                continue
             if swallow in hits:
                 why = f"and `{swallow.key}` is used again afterwards"
             elif swallow in returning:
@@ -293,11 +324,7 @@ class SwallowedFlushError(Rule):
         """The sessions among ``keys`` that this function receives as a parameter from a
         caller that owns them: a helper, not a route handler, test function or fixture."""
         file, model, index = ctx.file, ctx.model, ctx.index
-        if model.is_route_handler(file, function):
-            return set()
-        if model.code_kind(file) is CodeKind.TEST and (
-            function.name.value.startswith("test") or model.is_pytest_fixture(file, function)
-        ):
+        if model.is_route_handler(file, function) or _is_test_function(ctx, function):
             return set()
         params = set()
         for key in keys:
@@ -345,6 +372,15 @@ class SwallowedFlushError(Rule):
                 getattr(parent, "target", None) is node or getattr(parent, "name", None) is node
             ):
                 add(node, "reset", key)  # rebound to another session
+        # Resets that do not name the session: ``repo.rollback()`` on an object built with
+        # it, ``self.reset()`` on a method that rolls ``self.session`` back.
+        for call in index.own_nodes(function, cst.Call):
+            if isinstance(call.func, cst.Attribute):
+                for key in keys:
+                    if dotted_name(call.func.value) != key and ctx.model.effects.call_resets(
+                        ctx.file, call, key
+                    ):
+                        add(call, "reset", key)
         return events
 
     # -- report ----------------------------------------------------------------------------------
@@ -380,3 +416,28 @@ class SwallowedFlushError(Rule):
             f"Insert `{code}` first in the handler",
             replacements=((body, new_body),),
         )
+
+
+def _is_test_function(ctx: FileContext, function: cst.FunctionDef) -> bool:
+    """A test function or fixture: pytest owns its session, and a swallowed commit there is
+    usually the expected failure (``except IntegrityError: pass``)."""
+    model = ctx.model
+    return model.code_kind(ctx.file) is CodeKind.TEST and (
+        function.name.value.startswith("test") or model.is_pytest_fixture(ctx.file, function)
+    )
+
+
+def _does_nothing(handler: Handler) -> bool:
+    """The handler's body is only ``pass``, ``continue`` or ``...``."""
+    body = handler.body
+    lines = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    for line in lines:
+        if not isinstance(line, cst.SimpleStatementLine | cst.SimpleStatementSuite):
+            return False
+        for small in line.body:
+            if isinstance(small, cst.Pass | cst.Continue):
+                continue
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis):
+                continue
+            return False
+    return True
