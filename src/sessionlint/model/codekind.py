@@ -121,20 +121,20 @@ def _imports(file: SourceFile) -> Iterator[tuple[cst.CSTNode, str]]:
             dotted = dotted_name(alias.name)
             if dotted is not None:
                 yield node, dotted
-    for node in file.index.nodes(cst.ImportFrom):
-        base = "." * len(node.relative)
-        if node.module is not None:
-            module = dotted_name(node.module)
+    for imp in file.index.nodes(cst.ImportFrom):
+        base = "." * len(imp.relative)
+        if imp.module is not None:
+            module = dotted_name(imp.module)
             if module is None:
                 continue
             base += module
-        if isinstance(node.names, cst.ImportStar):
-            yield node, base
+        if isinstance(imp.names, cst.ImportStar):
+            yield imp, base
             continue
-        for alias in node.names:
+        for alias in imp.names:
             if isinstance(alias.name, cst.Name):
                 sep = "" if base.endswith(".") else "."
-                yield node, f"{base}{sep}{alias.name.value}"
+                yield imp, f"{base}{sep}{alias.name.value}"
 
 
 def imports_alembic_api(file: SourceFile) -> bool:
@@ -209,9 +209,12 @@ class CodeKinds:
                     continue
                 for name in _prefixes(dotted):
                     found = project.find_module(name, other)
-                    if found is not None and found[0].path is not None:
-                        if found[0].path.resolve() == target:
-                            return True
+                    if (
+                        found is not None
+                        and found[0].path is not None
+                        and found[0].path.resolve() == target
+                    ):
+                        return True
         return False
 
 
