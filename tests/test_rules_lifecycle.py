@@ -55,11 +55,13 @@ def test_sl402_resolves_constants_of_another_module() -> None:
     assert _found([NEWEST / "app" / "db.py"], "SL402") == {("db.py", 7)}
 
 
-def test_sl105_severity_from_a_dependency_scope_in_another_module() -> None:
+def test_sl105_scope_of_a_dependency_in_another_module() -> None:
+    # admin.py: the dependency (another module) is used with scope="function", so it closes
+    # the session before the background task runs. items.py: default scope on FastAPI >= 0.118,
+    # the teardown runs after the tasks (spec v2): not flagged.
     result = lint_paths([NEWEST / "app" / "routers"], select=["SL105"])
     assert sorted((Path(d.path).name, d.line, d.severity.value) for d in result.diagnostics) == [
         ("admin.py", 18, "error"),
-        ("items.py", 16, "warning"),
     ]
 
 

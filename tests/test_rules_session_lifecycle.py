@@ -4,6 +4,7 @@ versions, path-based exemptions, partial runs over a project, and the ownership 
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -147,8 +148,14 @@ def test_sl107_generator_in_another_module() -> None:
     assert _found([LIFECYCLE / "scripts" / "cleanup.py"], "SL107") == {("cleanup.py", 9)}
 
 
-def test_sl107_checks_test_files() -> None:
-    assert _found([LIFECYCLE / "tests"], "SL107") == {("test_users.py", 7)}
+def test_sl107_is_silent_in_test_code(tmp_path: Path) -> None:
+    # Spec v2: SL107 is about request-time harm; test code is not application code.
+    assert _found([LIFECYCLE / "tests"], "SL107") == set()
+    # The same code in an application module is reported.
+    project = tmp_path / "lifecycle"
+    shutil.copytree(LIFECYCLE, project)
+    (project / "tests" / "test_users.py").rename(project / "app" / "user_counts.py")
+    assert ("user_counts.py", 7) in _found([project / "app"], "SL107")
 
 
 def test_sl104_factory_helper_of_another_module() -> None:

@@ -50,11 +50,13 @@ class SessionEscapesRequest(Rule):
     `functools.partial` or nested function that captures the session counts as handing it
     over. Reported at the hand-off call.
 
-    The severity depends on the FastAPI version and the dependency's scope: an **error**
-    when the project targets FastAPI 0.106 to 0.117 (the dependency's exit code closes the
-    session before the response is sent, so the background work always meets a closed
-    session) or when the dependency is declared with `Depends(..., scope="function")`; a
-    **warning** otherwise.
+    `BackgroundTasks` hand-offs are flagged only when the dependency's exit code runs before
+    the background tasks: when the project targets FastAPI 0.106 to 0.117 (the dependency
+    closes the session before the response is sent), or when the dependency is declared with
+    `Depends(..., scope="function")`. On FastAPI < 0.106 and >= 0.118 with the default scope
+    the teardown runs after the tasks, so they are not flagged. The other hand-offs are
+    always flagged. Like every rule about request-time harm, it is silent in test code,
+    migrations and scripts.
 
     ## Why is this bad?
     The session belongs to the request: the dependency closes it when the request ends. Work
@@ -84,7 +86,9 @@ class SessionEscapesRequest(Rule):
 
     @app.post("/reports/{user_id}")
     def request_report(
-        user_id: int, background_tasks: BackgroundTasks, db: Session = Depends(get_db)
+        user_id: int,
+        background_tasks: BackgroundTasks,
+        db: Session = Depends(get_db, scope="function"),
     ):
         background_tasks.add_task(send_report, db, user_id)
         return {"queued": True}
@@ -112,7 +116,9 @@ class SessionEscapesRequest(Rule):
 
     @app.post("/reports/{user_id}")
     def request_report(
-        user_id: int, background_tasks: BackgroundTasks, db: Session = Depends(get_db)
+        user_id: int,
+        background_tasks: BackgroundTasks,
+        db: Session = Depends(get_db, scope="function"),
     ):
         background_tasks.add_task(send_report, user_id)
         return {"queued": True}
