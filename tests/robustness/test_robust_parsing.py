@@ -189,3 +189,22 @@ def test_newer_syntax_libcst_knows_is_still_analysed() -> None:
     # Rejected by an older CPython, parsed by LibCST: LibCST's success wins.
     source = SHARED + "type UserId = int\n"
     assert [d.code for d in lint_source(source)] == ["SL101"]
+
+
+def test_pep701_fstring_is_analysed_on_every_python() -> None:
+    # Python 3.12 syntax (an f-string whose braces span lines) that Python 3.11's compiler
+    # calls "unterminated": LibCST parses it, so it is analysed, not SL001 (seen in a real
+    # app). A string that really is unterminated stays SL001.
+    source = (
+        "from fastapi import FastAPI\n"
+        "app = FastAPI()\n"
+        "def price(x):\n"
+        '    return f"-{\n'
+        "        x\n"
+        '    }"\n'
+    )
+    assert isinstance(parse_source(source, path=None, display_path="m.py"), SourceFile)
+    assert [d.code for d in lint_source(source, "m.py")] == []
+    broken = parse_source('x = "abc\n', path=None, display_path="m.py")
+    assert isinstance(broken, ParseFailure)
+    assert "unterminated" in broken.reason

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import tokenize
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -119,8 +120,10 @@ _ALWAYS_INVALID = (
     "cannot compile",
     "unexpected EOF",
     "unexpected end of file",
-    "unterminated",
     "decoding with",
+    # Before Python 3.12 (PEP 701), an f-string spanning lines or reusing its quotes inside
+    # the braces is "unterminated" for CPython but valid 3.12 syntax that LibCST parses.
+    *(("unterminated",) if sys.version_info >= (3, 12) else ()),
 )
 
 
