@@ -107,6 +107,7 @@ def _model(project: Project, config: Config) -> Model:
         async_session_factories=config.async_session_factories,
         session_dependencies=config.session_dependencies,
         async_session_dependencies=config.async_session_dependencies,
+        strict_sql=config.sql_interpolation == "strict",
     )
 
 

@@ -52,6 +52,8 @@ CONFIG_KEYS: dict[str, str] = {
     "extend-exclude": "Gitignore-style patterns to skip on top of `exclude` or the defaults.",
     "target-fastapi": 'The FastAPI version the project runs on (for example "0.115").',
     "target-sqlalchemy": 'The SQLAlchemy version the project runs on (for example "2.0").',
+    "sql-interpolation": 'SL501: "default" reports SQL built from values proven to come from '
+    'outside the program; "strict" also warns on every non-constant value.',
     "session-factories": "Qualified names of callables or objects that create sync sessions.",
     "async-session-factories": "Qualified names of callables or objects that create async "
     "sessions.",
@@ -188,6 +190,8 @@ class Config:
     extend_exclude: tuple[str, ...] = ()
     target_fastapi: str | None = None
     target_sqlalchemy: str | None = None
+    sql_interpolation: str = "default"
+    """SL501's mode: ``"default"`` (proven outside input only) or ``"strict"``."""
     session_factories: tuple[str, ...] = ()
     async_session_factories: tuple[str, ...] = ()
     session_dependencies: tuple[str, ...] = ()
@@ -328,6 +332,10 @@ class Config:
         for name in ("target_fastapi", "target_sqlalchemy"):
             if name in given:
                 changes[name] = _version(given[name], "", None, _flag(name))
+        if "sql_interpolation" in given:
+            changes["sql_interpolation"] = _sql_mode(
+                given["sql_interpolation"], "", None, _flag("sql_interpolation")
+            )
         for name in (
             "session_factories",
             "async_session_factories",
@@ -459,6 +467,20 @@ def _qualified_names(value: object, where: str, path: Path | None, key: str) -> 
     return tuple(names)
 
 
+SQL_INTERPOLATION_MODES = ("default", "strict")
+
+
+def _sql_mode(value: object, where: str, path: Path | None, key: str) -> str:
+    if value not in SQL_INTERPOLATION_MODES:
+        raise ConfigError(
+            f"{where}{key!r} must be one of {', '.join(map(repr, SQL_INTERPOLATION_MODES))}, "
+            f"not {value!r}",
+            path=path,
+            key=key,
+        )
+    return str(value)
+
+
 def _suggest(key: str) -> str:
     candidates = [key.replace("_", "-").lower(), key]
     for candidate in candidates:
@@ -483,6 +505,8 @@ def _parse_table(table: Mapping[str, Any], where: str, path: Path | None) -> dic
             kwargs[field] = _str_list(value, where, path, key)
         elif key.startswith("target-"):
             kwargs[field] = _version(value, where, path, key)
+        elif key == "sql-interpolation":
+            kwargs[field] = _sql_mode(value, where, path, key)
         else:
             kwargs[field] = _qualified_names(value, where, path, key)
     return kwargs

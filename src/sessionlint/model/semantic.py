@@ -157,8 +157,11 @@ class Model:
         async_session_factories: Iterable[str] = (),
         session_dependencies: Iterable[str] = (),
         async_session_dependencies: Iterable[str] = (),
+        strict_sql: bool = False,
     ) -> None:
         self.project = project
+        #: SL501's ``sql-interpolation = "strict"``: also warn on values of unknown origin.
+        self.strict_sql = strict_sql
         self.extra_factories: dict[str, Kind] = {q: Kind.SYNC for q in session_factories}
         self.extra_factories.update({q: Kind.ASYNC for q in async_session_factories})
         self.extra_dependencies: dict[str, Kind] = {q: Kind.SYNC for q in session_dependencies}

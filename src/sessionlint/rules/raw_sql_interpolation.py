@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
@@ -34,6 +34,13 @@ _CONSTRAINED_TYPES = frozenset(
 )
 _ENUM_BASES = frozenset({"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"})
 _LITERAL = frozenset({"typing.Literal", "typing_extensions.Literal"})
+#: Values that come from outside the program (besides route and dependency parameters).
+_OUTSIDE_VALUES = {"sys.argv": "`sys.argv`", "os.environ": "`os.environ`"}
+_OUTSIDE_CALLS = {
+    "builtins.input": "`input()`",
+    "os.getenv": "`os.getenv()`",
+    "os.environ.get": "`os.environ`",
+}
 
 
 @dataclass(frozen=True)
@@ -58,9 +65,16 @@ class RawSqlInterpolation(Rule):
     with `+=`). Reported once, at the call that first receives the string (for
     `stmt = text(f"...")`, at the `text` call, not again at `execute(stmt)`).
 
-    It is an error when a route parameter — a parameter of a route handler that is not a
-    `Depends` parameter: query, path and body values, the `Request` — flows into the string
-    (directly or through local variables); otherwise a warning.
+    It is reported only when a value from outside the program flows into the string: a
+    parameter of a route handler or of a dependency that is not itself a `Depends`
+    parameter (query, path, header and body values, the `Request`), `sys.argv`, `input()`,
+    `os.environ` / `os.getenv()`; through local variables, string operations and
+    module-level names of other project modules. The message names the source. Values of
+    unknown origin (a helper's parameter, what a dependency returns, a value read from the
+    database) are not reported: SQL assembled from internal values is common and legitimate
+    in migrations and reporting code. With `sql-interpolation = "strict"` in
+    `[tool.sessionlint]`, every non-constant value is reported too, as a warning. Like every
+    rule about request-time harm, it is silent in test code, migrations and scripts.
 
     ## Why is this bad?
     Interpolating values into SQL text is SQL injection: a value like `' OR '1'='1` or
@@ -120,10 +134,13 @@ class RawSqlInterpolation(Rule):
     `Annotated`/`Optional` — and their attributes such as `sort.value`); a `text` that is not
     SQLAlchemy's (also a local `def text` shadowing the import); `cursor.execute()` of a DBAPI
     driver (not a session); SQL strings passed in as parameters of a helper.
-    Flagged as warnings because sessionlint cannot prove them safe: dynamic identifiers (a
-    column name checked against an allow-list elsewhere), `WHERE` clauses joined from
-    constant fragments, and generated placeholder lists (`", ".join(f":p{i}" ...)`); prefer
-    `select()` constructs, `bindparam(..., expanding=True)`, or `# noqa: SL501` with a comment.
+    Also not flagged: a parameter checked against a collection before use (`if sort not in
+    SORTABLE: raise ...`). Not followed yet: values passed on through calls of project
+    functions (a route passing `q` to a helper that builds the SQL) — the helper's parameter
+    is of unknown origin, reported only in strict mode. In strict mode, dynamic identifiers
+    (a column name checked against an allow-list elsewhere), `WHERE` clauses joined from
+    constant fragments and generated placeholder lists are warnings; prefer `select()`
+    constructs, `bindparam(..., expanding=True)`, or `# noqa: SL501` with a comment.
 
     ## References
     - [SQLAlchemy: using textual SQL with bound parameters](https://docs.sqlalchemy.org/en/20/core/sqlelement.html#sqlalchemy.sql.expression.text)
@@ -149,15 +166,14 @@ class RawSqlInterpolation(Rule):
             if built is None or built.origin in reported:
                 continue
             reported.add(built.origin)
-            route_param = self._route_parameter(ctx, built.holes)
-            if route_param is not None:
+            source = self._outside_source(ctx, built.holes)
+            if source is not None:
                 yield Report(
                     call,
-                    f"SQL built with {built.how} is passed to `{label}` and the route "
-                    f"parameter `{route_param}` flows into it (SQL injection): use bound "
-                    'parameters (`text("... :name")` with a dict of values)',
+                    f"SQL built with {built.how} from {source} is passed to `{label}` "
+                    '(SQL injection): use bound parameters (`text("... :name")` with a dict)',
                 )
-            else:
+            elif ctx.model.strict_sql:
                 yield Report(
                     call,
                     f"SQL built with {built.how} from non-constant values is passed to "
@@ -497,10 +513,10 @@ class RawSqlInterpolation(Rule):
         return False
 
     # -- taint -------------------------------------------------------------------------------
-    def _route_parameter(
+    def _outside_source(
         self, ctx: FileContext, holes: tuple[cst.BaseExpression, ...]
     ) -> str | None:
-        """The name of a route parameter (not a ``Depends`` one) that flows into ``holes``."""
+        """A description of a value from outside the program that flows into ``holes``."""
         seen: set[int] = set()
         for hole in holes:
             found = self._tainted(ctx, hole, seen, 0)
@@ -513,14 +529,44 @@ class RawSqlInterpolation(Rule):
     ) -> str | None:
         if depth > _MAX_DEPTH:
             return None
+        found = self._outside_value(ctx, expr)
+        if found is not None:
+            return found
         for name in _names_in(expr):
             if id(name) in seen:
                 continue
             seen.add(id(name))
             for binding in ctx.index.lookup(name.value, name):
-                found = self._binding_tainted(ctx, binding, seen, depth)
+                if binding.imported is not None:
+                    # A value of another project module (``from app.settings import X``).
+                    target = ctx.model.resolve(ctx.file, name)
+                    if not isinstance(target, Def):
+                        continue
+                    binding_ctx = replace(ctx, file=target.file)
+                    found = self._binding_tainted(binding_ctx, target.binding, seen, depth + 1)
+                else:
+                    found = self._binding_tainted(ctx, binding, seen, depth)
                 if found is not None:
                     return found
+        return None
+
+    @staticmethod
+    def _outside_value(ctx: FileContext, expr: cst.CSTNode) -> str | None:
+        """``sys.argv``, ``os.environ``, ``input()``, ``os.getenv()`` inside ``expr``."""
+        stack: list[cst.CSTNode] = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Attribute):
+                qualname = ctx.model.qualname(ctx.file, node)
+                if qualname in _OUTSIDE_VALUES:
+                    return _OUTSIDE_VALUES[qualname]
+            elif isinstance(node, cst.Call):
+                qualname = ctx.model.callee_qualname(ctx.file, node)
+                if qualname in _OUTSIDE_CALLS:
+                    return _OUTSIDE_CALLS[qualname]
+            if isinstance(node, cst.Lambda | cst.FunctionDef):
+                continue
+            stack.extend(node.children)
         return None
 
     def _binding_tainted(
@@ -530,12 +576,14 @@ class RawSqlInterpolation(Rule):
         file, model = ctx.file, ctx.model
         if isinstance(node, cst.Param):
             function = binding.scope.node
-            if (
-                isinstance(function, cst.FunctionDef)
-                and model.is_route_handler(file, function)
-                and model.param_dependency(file, node) is None
-            ):
-                return binding.name
+            if not isinstance(function, cst.FunctionDef) or model.param_dependency(file, node):
+                return None
+            if _allow_listed(function, binding.name):
+                return None
+            if model.is_route_handler(file, function):
+                return f"the route parameter `{binding.name}`"
+            if model.is_dependency(file, function):
+                return f"the dependency parameter `{binding.name}`"
             return None
         sources: list[cst.CSTNode] = []
         value = binding.value
@@ -551,6 +599,37 @@ class RawSqlInterpolation(Rule):
             if found is not None:
                 return found
         return None
+
+
+def _allow_listed(function: cst.FunctionDef, name: str) -> bool:
+    """``name`` is checked against a collection in an ``if`` test of ``function``
+    (``if sort not in ALLOWED: raise ...``, ``if column in COLUMNS: ...``): validated."""
+    stack: list[cst.CSTNode] = [function.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.If):
+            for comparison in _comparisons(node.test):
+                if (
+                    isinstance(comparison.left, cst.Name)
+                    and comparison.left.value == name
+                    and any(
+                        isinstance(t.operator, cst.In | cst.NotIn) for t in comparison.comparisons
+                    )
+                ):
+                    return True
+        if not isinstance(node, cst.FunctionDef | cst.ClassDef | cst.Lambda):
+            stack.extend(node.children)
+    return False
+
+
+def _comparisons(test: cst.BaseExpression) -> Iterator[cst.Comparison]:
+    stack: list[cst.CSTNode] = [test]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Comparison):
+            yield node
+        elif isinstance(node, cst.BooleanOperation | cst.UnaryOperation):
+            stack.extend(node.children)
 
 
 def _names_in(node: cst.CSTNode) -> Iterator[cst.Name]:
