@@ -48,6 +48,12 @@ class UnclosedSession(Rule):
     (`def make_session(): return SessionLocal()`) creates one for its caller:
     `db = make_session()` is tracked like `db = SessionLocal()`.
 
+    A session bound to an existing connection borrows it and is never flagged: the connection's
+    owner closes it. Such a connection is `op.get_bind()`, `x.connection()`, `x.connect()`,
+    the target of `with engine.begin() as conn` / `engine.connect()` (also `async with`), a
+    name assigned one of these, or a parameter named `connection`/`conn` (an event listener's),
+    passed as `bind=` or first argument (`Session(bind=conn)`, `AsyncSession(conn)`).
+
     ## Why is this bad?
     An unclosed session keeps its connection checked out of the pool (the transaction that
     the first query began stays open) until the garbage collector happens to find the session.
