@@ -346,10 +346,38 @@ def test_sl103_fix_is_not_applied_without_unsafe() -> None:
                     n = db.execute(text("SELECT count(*) FROM users")).scalar_one()
                     if n:
                         return n
-                    print("done")
-                    return 0
+                print("done")
+                return 0
             """,
             id="early-return-and-trailing-close",
+        ),
+        pytest.param(
+            """
+            def serve(seed: bool) -> None:
+                db = SessionLocal()
+                if seed:
+                    db.execute(text("INSERT INTO settings (k) VALUES ('seeded')"))
+                    db.commit()
+                    return
+                db.execute(text("SELECT 1"))
+                db.close()
+                import uvicorn
+
+                uvicorn.run(app, port=8000)
+            """,
+            """
+            def serve(seed: bool) -> None:
+                with SessionLocal() as db:
+                    if seed:
+                        db.execute(text("INSERT INTO settings (k) VALUES ('seeded')"))
+                        db.commit()
+                        return
+                    db.execute(text("SELECT 1"))
+                import uvicorn
+
+                uvicorn.run(app, port=8000)
+            """,
+            id="block-ends-at-the-explicit-close-not-the-function-end",
         ),
         pytest.param(
             """

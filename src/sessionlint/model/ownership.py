@@ -212,7 +212,9 @@ class Ownership:
         model = self.model
         kind = model.creation_kind(file, call)
         if kind is not None:
-            return None if model.from_scoped_registry(file, call) else kind
+            if model.from_scoped_registry(file, call) or model.borrowed_creation(file, call):
+                return None
+            return kind
         found = model.function_def(file, call.func)
         if found is None:
             return None

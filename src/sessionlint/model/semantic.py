@@ -461,6 +461,51 @@ class Model:
             return self._class_kind(target.file, target.binding.node)
         return self.factory_kind(file, call.func)
 
+    def borrowed_creation(self, file: SourceFile, call: cst.Call) -> bool:
+        """``call`` creates a session bound to an existing connection (``Session(bind=conn)``,
+        ``Session(conn)``, ``Session(bind=op.get_bind())``): it owns neither a pooled
+        connection nor the transaction (SL104 and SL201 never apply to it)."""
+        if self.creation_kind(file, call) is None:
+            return False
+        bind = next(
+            (a.value for a in call.args if a.keyword is not None and a.keyword.value == "bind"),
+            None,
+        )
+        if bind is None and call.args and call.args[0].keyword is None and not call.args[0].star:
+            bind = call.args[0].value
+        return bind is not None and self._is_connection(file, bind)
+
+    def _is_connection(self, file: SourceFile, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        """``expr`` is a ``Connection``: ``op.get_bind()``, ``x.connection()``, the target of
+        ``with engine.begin()/connect() as conn`` (sync or async), a name assigned one of
+        these, or the ``connection`` parameter of an ``@event.listens_for`` handler."""
+        if isinstance(expr, cst.Await):
+            expr = expr.expression
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            attr = expr.func.attr.value
+            if attr in ("connection", "connect"):
+                return True
+            return attr == "get_bind" and dotted_name(expr.func.value) == "op"
+        if not isinstance(expr, cst.Name):
+            return False
+        bindings = file.index.lookup(expr.value, expr)
+        if not bindings:
+            return False
+        binding = bindings[-1]
+        node = binding.node
+        if isinstance(node, cst.WithItem):
+            item = node.item
+            return (
+                isinstance(item, cst.Call)
+                and isinstance(item.func, cst.Attribute)
+                and item.func.attr.value in ("begin", "connect")
+                and self.factory_kind(file, item.func.value) is None
+                and self.session_kind(file, item.func.value) is None
+            )
+        if isinstance(node, cst.Assign | cst.AnnAssign) and binding.value is not None:
+            return depth < 4 and self._is_connection(file, binding.value, depth + 1)
+        return isinstance(node, cst.Param) and expr.value in ("connection", "conn")
+
     def _class_kind(self, file: SourceFile, cls: cst.ClassDef) -> Kind | None:
         """A project class that subclasses a session class is a session class."""
         return self.annotation_kind(file, cls.name, cls)

@@ -48,6 +48,18 @@ class UnclosedSession(Rule):
     (`def make_session(): return SessionLocal()`) creates one for its caller:
     `db = make_session()` is tracked like `db = SessionLocal()`.
 
+    A session bound to an existing connection borrows it and is never flagged: the connection's
+    owner closes it. Such a connection is `op.get_bind()`, `x.connection()`, `x.connect()`,
+    the target of `with engine.begin() as conn` / `engine.connect()` (also `async with`), a
+    name assigned one of these, or a parameter named `connection`/`conn` (an event listener's),
+    passed as `bind=` or first argument (`Session(bind=conn)`, `AsyncSession(conn)`).
+
+    Fix (unsafe): `with <factory>() as name:` around the statements from the creation on.
+    When the last use is an explicit `name.close()`, the block ends there and that close is
+    dropped (the `with` closes the session), so what follows runs after the connection went back
+    to the pool, as in the original; otherwise the block runs to the end of the enclosing block
+    (later statements may still read an unbuffered `Result`).
+
     ## Why is this bad?
     An unclosed session keeps its connection checked out of the pool (the transaction that
     the first query began stays open) until the garbage collector happens to find the session.
@@ -302,14 +314,14 @@ def _with_block(
         last = max(last, position)
     if last == start:
         return None
-    # The block runs to the end: what follows the last use may still read results of the
-    # session (an unbuffered ``Result``), so it stays inside. A ``db.close()`` that is the
-    # last use is redundant once the ``with`` closes the session.
-    body = [
-        s
-        for i, s in enumerate(statements)
-        if i > start and not (i == last and _is_close_statement(s, name))
-    ]
+    # When the last use is ``db.close()`` the block ends there (that close is dropped: the
+    # ``with`` closes the session), so the fix never holds the connection longer than the
+    # original did; what follows stays after the block. Otherwise the block runs to the end:
+    # what follows the last use may still read results of the session (an unbuffered
+    # ``Result``), and the original never released the connection anyway.
+    closed = _is_close_statement(statements[last], name)
+    end = last if closed else len(statements) - 1
+    body = [s for i, s in enumerate(statements) if start < i <= end and not (closed and i == last)]
     if not body:
         return None
     with_node = cst.With(
@@ -318,7 +330,7 @@ def _with_block(
         asynchronous=cst.Asynchronous() if is_async else None,
         leading_lines=line.leading_lines,
     )
-    new_block = block.with_changes(body=[*statements[:start], with_node])
+    new_block = block.with_changes(body=[*statements[:start], with_node, *statements[end + 1 :]])
     return block, new_block
 
 

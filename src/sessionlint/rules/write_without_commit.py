@@ -28,6 +28,11 @@ class WriteWithoutCommit(Rule):
     Paths that leave by `raise` do not count. Reported at the first write that some path
     leaves uncommitted.
 
+    A session bound to an existing connection (`Session(bind=conn)` inside
+    `with engine.begin() as conn:`, `Session(bind=op.get_bind())`, `Session(bind=connection)` in
+    an event listener) does not own the transaction: the connection's owner commits, so its
+    writes are not flagged.
+
     ## Why is this bad?
     The session is closed at the end of the request and everything not committed is rolled
     back: the client gets a success response and the data is silently lost.
@@ -139,12 +144,17 @@ class WriteWithoutCommit(Rule):
         node, model, file = binding.node, ctx.model, ctx.file
         if isinstance(node, cst.WithItem):
             item = node.item
-            return isinstance(item, cst.Call) and model.creation_kind(file, item) is not None
+            return (
+                isinstance(item, cst.Call)
+                and model.creation_kind(file, item) is not None
+                and not model.borrowed_creation(file, item)
+            )
         value = binding.value
         return (
             isinstance(node, cst.Assign | cst.AnnAssign)
             and isinstance(value, cst.Call)
             and model.creation_kind(file, value) is not None
+            and not model.borrowed_creation(file, value)
         )
 
     def _check_function(
