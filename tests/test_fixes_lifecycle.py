@@ -356,8 +356,7 @@ def test_sl103_fix_is_not_applied_without_unsafe() -> None:
             def serve(seed: bool) -> None:
                 db = SessionLocal()
                 if seed:
-                    db.execute(text("INSERT INTO settings (k) VALUES ('seeded')"))
-                    db.commit()
+                    db.execute(text("SELECT k FROM settings")).all()
                     return
                 db.execute(text("SELECT 1"))
                 db.close()
@@ -369,8 +368,7 @@ def test_sl103_fix_is_not_applied_without_unsafe() -> None:
             def serve(seed: bool) -> None:
                 with SessionLocal() as db:
                     if seed:
-                        db.execute(text("INSERT INTO settings (k) VALUES ('seeded')"))
-                        db.commit()
+                        db.execute(text("SELECT k FROM settings")).all()
                         return
                     db.execute(text("SELECT 1"))
                 import uvicorn
@@ -386,6 +384,7 @@ def test_sl103_fix_is_not_applied_without_unsafe() -> None:
                     session = Session(bind=SessionLocal.kw["bind"])
                     session.execute(text("UPDATE t SET n = 1 WHERE id = :i"), {"i": user_id})
                     session.commit()
+                    print(session.get(User, user_id))
             """,
             """
             def touch(ids: list[int]) -> None:
@@ -393,6 +392,7 @@ def test_sl103_fix_is_not_applied_without_unsafe() -> None:
                     with Session(bind=SessionLocal.kw["bind"]) as session:
                         session.execute(text("UPDATE t SET n = 1 WHERE id = :i"), {"i": user_id})
                         session.commit()
+                        print(session.get(User, user_id))
             """,
             id="inside-a-loop",
         ),

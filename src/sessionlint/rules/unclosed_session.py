@@ -30,7 +30,9 @@ class UnclosedSession(Rule):
     A session is closed by `db.close()` (also `await db.close()`), `db.invalidate()`,
     `with db:` / `async with db:`, `with closing(db):`, a `finally:` that closes it (also under
     `if db is not None:`), or by passing it to a function of the project that closes its
-    parameter.
+    parameter. A path whose last use of the session is `commit()` or `rollback()` holds no
+    connection at its end (it went back to the pool) and is not flagged; a use after them
+    checks a connection out again.
 
     Ownership leaves the function — and the function is not flagged — when the session is
     returned or yielded, stored (assigned to an attribute, an item or another name, put in a
@@ -180,6 +182,10 @@ class UnclosedSession(Rule):
             for occurrence in found:
                 if occurrence.fate is not Fate.USE:
                     add(occurrence.node, ("kill", name, None))
+                elif _releases(index, occurrence.name):
+                    add(occurrence.name, ("release", name, None))
+                else:
+                    add(occurrence.name, ("use", name, None))
                 if occurrence.fate is Fate.CLOSE:
                     closes.setdefault(name, []).append(occurrence.node)
         for branch in index.own_nodes(function, cst.If):
@@ -187,17 +193,30 @@ class UnclosedSession(Rule):
             if guarded is not None:
                 events.setdefault(branch, []).append(("kill", guarded, None))
 
+        # A fact is (name, call) while the session holds a connection, ("~" + name, call)
+        # once commit()/rollback() gave it back to the pool; a later use takes one again.
         def transfer(unit: cst.CSTNode, facts: frozenset[Open]) -> frozenset[Open]:
             todo = events.get(unit, ())
             for kind, name, _ in todo:
                 if kind == "kill":
-                    facts = frozenset(f for f in facts if f[0] != name)
+                    facts = frozenset(f for f in facts if f[0] not in (name, "~" + name))
             for kind, name, call in todo:
                 if kind == "gen" and call is not None:
                     facts = facts | {(name, call)}
+            if any(kind == "release" for kind, _, _ in todo):
+                released = {
+                    f for f in facts if any(f[0] == n for k, n, _ in todo if k == "release")
+                }
+                facts = (facts - released) | {("~" + n, c) for n, c in released}
+            elif any(kind == "use" for kind, _, _ in todo):
+                used = {n for k, n, _ in todo if k == "use"}
+                back = {f for f in facts if f[0][:1] == "~" and f[0][1:] in used}
+                facts = (facts - back) | {(n[1:], c) for n, c in back}
             return facts
 
-        still_open = flow.analyze(function, transfer).exit_facts()
+        still_open = {
+            f for f in flow.analyze(function, transfer).exit_facts() if not f[0].startswith("~")
+        }
         for name, call in sorted(still_open, key=lambda f: index.order[f[1]]):
             factory = _short(ctx.module.code_for_node(call))
             kind = ownership.new_session_kind(ctx.file, call)
@@ -277,6 +296,19 @@ def _guarded_close(
     if any(index.is_inside(node, side) for node in closes[name]):
         return name
     return None
+
+
+def _releases(index: ModuleIndex, name: cst.Name) -> bool:
+    """``name.commit()`` / ``name.rollback()`` (awaited or not): the connection goes back."""
+    attribute = index.parent(name)
+    if not isinstance(attribute, cst.Attribute) or attribute.value is not name:
+        return False
+    call = index.parent(attribute)
+    return (
+        isinstance(call, cst.Call)
+        and call.func is attribute
+        and attribute.attr.value in ("commit", "rollback")
+    )
 
 
 def _with_block(
