@@ -169,6 +169,8 @@ THREAD_OFFLOADERS = frozenset(
 PARTIAL = frozenset({"functools.partial"})
 
 #: Methods of a sync session that do I/O (block the event loop when called from async code).
+#: Not ``add``/``delete``/``expunge``/``expire``/``begin_nested``: no I/O of their own (the
+#: ``flush``/``commit``/query after them is what blocks).
 SYNC_IO_METHODS = frozenset(
     {
         "execute",
@@ -183,10 +185,8 @@ SYNC_IO_METHODS = frozenset(
         "refresh",
         "rollback",
         "close",
-        "delete",
         "merge",
         "connection",
-        "begin_nested",
         "bulk_save_objects",
         "bulk_insert_mappings",
         "bulk_update_mappings",

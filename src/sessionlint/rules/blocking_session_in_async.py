@@ -18,8 +18,8 @@ class BlockingSessionInAsync(Rule):
     """## What it does
     Inside an `async def` (the nearest enclosing function), flags each call of an I/O method
     of a *sync* session (`execute`, `exec`, `scalars`, `scalar`, `get`, `get_one`, `query`,
-    `commit`, `flush`, `refresh`, `rollback`, `close`, `delete`, `merge`, `connection`,
-    `begin_nested`, `bulk_*`), and each call of a project function that receives the sync
+    `commit`, `flush`, `refresh`, `rollback`, `close`, `merge`, `connection`, `bulk_*`),
+    and each call of a project function that receives the sync
     session and does such I/O on it (directly or through further calls). Reported at each call.
 
     ## Why is this bad?
@@ -81,7 +81,8 @@ class BlockingSessionInAsync(Rule):
     Not flagged: sync `def` functions (FastAPI runs them in a threadpool); code in a nested
     sync `def`, `lambda` or `functools.partial` handed to `run_in_threadpool`,
     `asyncio.to_thread`, `anyio.to_thread.run_sync` or `AsyncSession.run_sync`; `add`,
-    `add_all`, `expunge`, `expire` (no I/O); `AsyncSession` calls.
+    `add_all`, `expunge`, `expire`, `delete` and `begin_nested` (no I/O of their own: the
+    `flush`, `commit` or query after them is reported); `AsyncSession` calls.
 
     ## References
     - [FastAPI: async and sync path operation functions](https://fastapi.tiangolo.com/async/#path-operation-functions)
