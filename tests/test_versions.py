@@ -822,3 +822,79 @@ def test_cache_reads_each_directory_once(tmp_path: Path, monkeypatch: pytest.Mon
     for i in range(50):
         detector.for_path(app_file(tmp_path / "pkg" / f"sub{i % 5}", f"m{i}.py"))
     assert len(calls) == len(set(calls))
+
+
+# ---------------------------------------------------------------------------------------------
+# FastAPI as a runtime dependency (SL402, SL305)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "runtime"),
+    [
+        ({"pyproject.toml": pyproject_deps("fastapi>=0.115")}, True),
+        ({"pyproject.toml": pyproject_deps("sqlalchemy>=2")}, False),
+        (
+            {
+                "pyproject.toml": pyproject_deps("sqlalchemy>=2")
+                + '[project.optional-dependencies]\ntest = ["fastapi>=0.115", "pytest"]\n'
+            },
+            False,
+        ),
+        (
+            {
+                "pyproject.toml": pyproject_deps("sqlalchemy>=2")
+                + '[project.optional-dependencies]\nserver = ["fastapi>=0.115"]\n'
+            },
+            True,  # an installable extra that is not a development one
+        ),
+        (
+            {
+                "pyproject.toml": pyproject_deps("sqlalchemy>=2")
+                + '[dependency-groups]\ndev = ["fastapi>=0.115"]\n'
+            },
+            False,
+        ),
+        (
+            {
+                "pyproject.toml": (
+                    '[tool.poetry.dependencies]\npython = "^3.11"\nsqlalchemy = "^2.0"\n'
+                    '[tool.poetry.group.dev.dependencies]\nfastapi = "^0.115"\n'
+                )
+            },
+            False,
+        ),
+        (
+            {
+                "pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.11"\n'
+                'fastapi = "^0.115"\n'
+            },
+            True,
+        ),
+        ({"requirements.txt": "fastapi==0.115.0\n"}, True),
+        ({"requirements.txt": "sqlalchemy==2.0.30\n", "requirements-dev.txt": "fastapi\n"}, False),
+        ({"requirements.txt": "sqlalchemy\n", "requirements-test.txt": "fastapi\n"}, False),
+        ({"requirements/base.txt": "fastapi\n", "requirements/test.txt": "pytest\n"}, True),
+        ({"requirements/base.txt": "sqlalchemy\n", "requirements/dev.txt": "fastapi\n"}, False),
+        # [project] without dependencies but requirements.txt next to it (dynamic or not).
+        ({"pyproject.toml": pyproject_deps(), "requirements.txt": "fastapi\n"}, True),
+        ({"setup.py": "from setuptools import setup\nsetup(install_requires=['fastapi'])\n"}, None),
+        ({"setup.py": "from setuptools import setup\nsetup(install_requires=['flask'])\n"}, False),
+        ({"pyproject.toml": "[tool.ruff]\nline-length = 100\n"}, None),  # no metadata
+        ({}, None),
+    ],
+)
+def test_fastapi_runtime(tmp_path: Path, files: dict[str, str], runtime: bool | None) -> None:
+    for name, text in files.items():
+        write(tmp_path / name, text)
+    assert detect(app_file(tmp_path)).fastapi_runtime is runtime
+
+
+def test_fastapi_runtime_nearest_metadata_wins(tmp_path: Path) -> None:
+    # The repository's tooling pyproject.toml declares no dependencies: the service's
+    # requirements decide; a package with its own metadata decides for itself.
+    write(tmp_path / "pyproject.toml", "[tool.ruff]\nline-length = 100\n")
+    write(tmp_path / "service" / "requirements.txt", "fastapi\n")
+    write(tmp_path / "lib" / "pyproject.toml", pyproject_deps("sqlalchemy"))
+    assert detect(app_file(tmp_path / "service" / "app")).fastapi_runtime is True
+    assert detect(app_file(tmp_path / "lib" / "src")).fastapi_runtime is False
