@@ -8,6 +8,7 @@ import libcst as cst
 
 from sessionlint.context import FileContext
 from sessionlint.diagnostics import Applicability, Severity
+from sessionlint.model import flow
 from sessionlint.model.ownership import is_reference
 from sessionlint.rule import Report, Rule
 
@@ -84,7 +85,10 @@ class ManualDependencyCall(Rule):
     end); `gen = get_db()` when `gen` is used in any other way than one `next(gen)` (a later
     `gen.close()`, a second `next(gen, None)`, passing it on); `@contextmanager` functions and
     pytest fixtures called by hand (they are not plain generators); `for` loops left by
-    `raise` (exception paths do not count).
+    `raise` (exception paths do not count); a session taken with `db = next(get_db())` that
+    the same function closes (`db.close()`) on every normal path, as in
+    `try: ... finally: db.close()`. Like every rule about request-time harm, it is silent in
+    test code, migrations and scripts.
 
     ## References
     - [FastAPI: dependencies with yield](https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/)
@@ -117,8 +121,11 @@ class ManualDependencyCall(Rule):
                 or model.is_pytest_fixture(gen_file, generator)
             ):
                 continue
-            how = self._manual_use(ctx, call, info.is_async)
-            if how is not None:
+            manual = self._manual_use(ctx, call, info.is_async)
+            if manual is not None:
+                how, advance = manual
+                if advance is not None and _closed_on_every_path(ctx, advance):
+                    continue
                 # ``next(get_db())``: the hand-made call is ``next(...)``; report where it starts.
                 parent = ctx.index.parent(call)
                 outer = ctx.index.parent(parent) if isinstance(parent, cst.Arg) else None
@@ -129,12 +136,17 @@ class ManualDependencyCall(Rule):
                     f"`with contextmanager({generator.name.value})() as ...:` or `Depends`",
                 )
 
-    def _manual_use(self, ctx: FileContext, call: cst.Call, is_async: bool) -> str | None:
-        """How the generator object made by ``call`` is left suspended, or None."""
+    def _manual_use(
+        self, ctx: FileContext, call: cst.Call, is_async: bool
+    ) -> tuple[str, cst.Call | None] | None:
+        """How the generator object made by ``call`` is left suspended, and the call that
+        hands out its session (``next(...)``), or None."""
         index = ctx.index
         parent = index.parent(call)
         if isinstance(parent, cst.Arg) and self._advances(ctx, parent, is_async):
-            return "`next()` on it"
+            outer = index.parent(parent)
+            assert isinstance(outer, cst.Call)
+            return "`next()` on it", outer
         if isinstance(parent, cst.Attribute) and parent.value is call:
             grand = index.parent(parent)
             if (
@@ -142,11 +154,11 @@ class ManualDependencyCall(Rule):
                 and grand.func is parent
                 and parent.attr.value in _ADVANCE_METHODS[is_async]
             ):
-                return f"`.{parent.attr.value}()` on it"
+                return f"`.{parent.attr.value}()` on it", grand
             return None
         if isinstance(parent, cst.For) and parent.iter is call:
             if (parent.asynchronous is not None) == is_async and self._leaves_early(ctx, parent):
-                return "a `for` loop left before the generator ends"
+                return "a `for` loop left before the generator ends", None
             return None
         if (
             isinstance(parent, cst.Assign)
@@ -190,7 +202,7 @@ class ManualDependencyCall(Rule):
 
     def _kept_and_advanced_once(
         self, ctx: FileContext, assign: cst.Assign, target: cst.Name, is_async: bool
-    ) -> str | None:
+    ) -> tuple[str, cst.Call | None] | None:
         """``gen = get_db()`` whose only use is a single ``next(gen)``."""
         index = ctx.index
         scope = index.scope_of(assign)
@@ -209,8 +221,11 @@ class ManualDependencyCall(Rule):
             return None
         use = uses[0]
         parent = index.parent(use)
+        how = f"`{target.value}` is advanced once and never closed"
         if isinstance(parent, cst.Arg) and self._advances(ctx, parent, is_async):
-            return f"`{target.value}` is advanced once and never closed"
+            outer = index.parent(parent)
+            assert isinstance(outer, cst.Call)
+            return how, outer
         if isinstance(parent, cst.Attribute) and parent.value is use:
             grand = index.parent(parent)
             if (
@@ -218,5 +233,51 @@ class ManualDependencyCall(Rule):
                 and grand.func is parent
                 and parent.attr.value in _ADVANCE_METHODS[is_async]
             ):
-                return f"`{target.value}` is advanced once and never closed"
+                return how, grand
         return None
+
+
+def _closed_on_every_path(ctx: FileContext, advance: cst.Call) -> bool:
+    """The session handed out by ``advance`` (``db = next(get_db())``, also awaited) is
+    bound to a local name that the enclosing function closes (``db.close()``) on every
+    normal path after the assignment."""
+    index = ctx.index
+    node: cst.CSTNode = advance
+    parent = index.parent(node)
+    if isinstance(parent, cst.Await):
+        node, parent = parent, index.parent(parent)
+    if not (
+        isinstance(parent, cst.Assign)
+        and parent.value is node
+        and len(parent.targets) == 1
+        and isinstance(parent.targets[0].target, cst.Name)
+    ):
+        return False
+    name = parent.targets[0].target.value
+    function = index.enclosing_function(advance)
+    if not isinstance(function, cst.FunctionDef):
+        return False
+    opening = flow.unit_of(index, advance)
+    closing = set()
+    for call in index.own_nodes(function, cst.Call):
+        func = call.func
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "close"
+            and isinstance(func.value, cst.Name)
+            and func.value.value == name
+        ):
+            unit = flow.unit_of(index, call)
+            if unit is not None:
+                closing.add(unit)
+    if opening is None or not closing:
+        return False
+
+    def transfer(unit: cst.CSTNode, facts: frozenset[str]) -> frozenset[str]:
+        if unit is opening:
+            facts = facts | {"open"}
+        if unit in closing:
+            facts = facts - {"open"}
+        return facts
+
+    return "open" not in flow.analyze(function, transfer).exit_facts()
