@@ -215,7 +215,7 @@ class Ownership:
             if model.from_scoped_registry(file, call) or model.borrowed_creation(file, call):
                 return None
             return kind
-        found = model.function_def(file, call.func)
+        found = model.function_def(file, call.func) or model.instance_method_def(file, call.func)
         if found is None:
             return None
         helper_file, helper = found

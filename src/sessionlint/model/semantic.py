@@ -319,6 +319,20 @@ class Model:
             return target.file, target.binding.node
         return None
 
+    def instance_method_def(
+        self, file: SourceFile, expr: cst.BaseExpression
+    ) -> tuple[SourceFile, cst.FunctionDef] | None:
+        """The method ``expr`` names when it is called on a new instance of a project class
+        (``Database().get_session``), if any."""
+        if not (isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Call)):
+            return None
+        cls = self.resolve(file, expr.value.func)
+        if isinstance(cls, Def) and isinstance(cls.binding.node, cst.ClassDef):
+            members = cls.file.index.scopes[cls.binding.node].bindings.get(expr.attr.value)
+            if members and isinstance(members[-1].node, cst.FunctionDef):
+                return cls.file, members[-1].node
+        return None
+
     # -- sessions -----------------------------------------------------------------------------
     def session_kind(self, file: SourceFile, expr: cst.BaseExpression) -> Kind | None:
         """The kind of session ``expr`` holds, or None when it is not (known to be) one."""

@@ -8,6 +8,7 @@ import libcst as cst
 
 from sessionlint.context import FileContext
 from sessionlint.diagnostics import Applicability, Severity
+from sessionlint.model.ownership import Ownership
 from sessionlint.rule import Report, Rule
 
 
@@ -16,7 +17,11 @@ class SharedSession(Rule):
     Flags one session object shared by all requests and threads: a session created at
     module scope (also inside a module-level `if`/`try`, or as a parameter default, which is
     evaluated once), in a class body, stored on `app.state` / `request.app.state`, or returned
-    from an `@lru_cache` / `@cache` function. Reported at the call that creates it.
+    from an `@lru_cache` / `@cache` function. The creating call is a session class or
+    factory, or a project function or method whose every `return` hands out a new session
+    (`session = make_session()`, `session = Database().get_session()`). Reported at the call
+    that creates it. Like every rule about request-time harm, it is silent in test code,
+    migrations and scripts.
 
     ## Why is this bad?
     A `Session` is not thread-safe and holds one transaction: concurrent requests interleave
@@ -74,8 +79,14 @@ class SharedSession(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         file, model, index = ctx.file, ctx.model, ctx.index
+        ownership = Ownership(model, file)
         for call in index.nodes(cst.Call):
-            if model.creation_kind(file, call) is None:
+            # A session class or factory called here, or a project function or method whose
+            # every ``return`` hands out a new session (``Database().get_session()``).
+            if (
+                model.creation_kind(file, call) is None
+                and ownership.new_session_kind(file, call) is None
+            ):
                 continue
             where = self._shared_where(ctx, call)
             if where is not None:
