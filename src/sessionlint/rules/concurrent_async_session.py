@@ -231,12 +231,7 @@ def _sessions_used(
     if method is not None:
         candidates.append(method[0])
     candidates.extend(arg.value for arg in expr.args if not arg.star)
-    found: dict[SessionKey, str] = {}
-    for candidate in candidates:
-        key = _session_key(ctx, candidate)
-        if key is not None:
-            found[key] = ctx.file.module.code_for_node(candidate)
-    return found
+    return _keyed(ctx, candidates)
 
 
 def _callable_sessions(ctx: FileContext, func: cst.BaseExpression) -> dict[SessionKey, str]:
@@ -261,6 +256,11 @@ def _callable_sessions(ctx: FileContext, func: cst.BaseExpression) -> dict[Sessi
         func = positional[0]
     if isinstance(func, cst.Attribute):
         candidates.append(func.value)
+    return _keyed(ctx, candidates)
+
+
+def _keyed(ctx: FileContext, candidates: list[cst.BaseExpression]) -> dict[SessionKey, str]:
+    """The async sessions among ``candidates``, each with its source text."""
     found: dict[SessionKey, str] = {}
     for candidate in candidates:
         key = _session_key(ctx, candidate)
