@@ -139,6 +139,19 @@ def is_load(index: ModuleIndex, node: cst.Name) -> bool:
     return getattr(parent, "name", None) is not node and getattr(parent, "target", None) is not node
 
 
+def _request_state_attr(node: cst.CSTNode) -> str | None:
+    """``<name>`` of ``request.state.<name>`` (any plain name for the request), else None;
+    ``request.app.state.<name>`` is the app's shared state, not the request's."""
+    if (
+        isinstance(node, cst.Attribute)
+        and isinstance(node.value, cst.Attribute)
+        and node.value.attr.value == "state"
+        and isinstance(node.value.value, cst.Name)
+    ):
+        return node.attr.value
+    return None
+
+
 def _mentions(node: cst.CSTNode, dotted: str) -> bool:
     """``node`` contains a Name/Attribute chain spelled ``dotted``."""
     if isinstance(node, cst.Name | cst.Attribute) and dotted_name(node) == dotted:
@@ -180,6 +193,7 @@ class Model:
             tuple[int, str, str], list[tuple[SourceFile, cst.Attribute]]
         ] = {}
         self._effects: Effects | None = None
+        self._state_kinds: dict[str, Kind | None] = {}
 
     @property
     def effects(self) -> Effects:
@@ -364,7 +378,51 @@ class Model:
             return self.binding_kind(target.file, target.binding)
         if isinstance(expr.value, cst.Name) and expr.value.value == "self":
             return self._self_attribute_kind(file, expr)
+        if _request_state_attr(expr) is not None:
+            owner = expr.value
+            assert isinstance(owner, cst.Attribute)
+            if not self.is_app_or_router(file, owner.value):  # ``app.state`` is shared
+                return self.request_state_kind(expr.attr.value)
         return None
+
+    def request_state_kind(self, name: str) -> Kind | None:
+        """The session kind ``request.state.<name>`` holds in this project: the one kind of
+        session that an HTTP middleware (``@app.middleware("http")``, a ``dispatch`` method)
+        or a dependency of the project assigns to it; else None."""
+        if name not in self._state_kinds:
+            self._state_kinds[name] = None  # provisional: cuts recursion
+            kinds: set[Kind | None] = set()
+            for other in self.files_mentioning(f"state.{name}"):
+                for assign in other.index.nodes(cst.Assign):
+                    if not any(_request_state_attr(t.target) == name for t in assign.targets):
+                        continue
+                    function = other.index.enclosing_function(assign)
+                    if not isinstance(function, cst.FunctionDef) or not (
+                        self._is_http_middleware(other, function)
+                        or self.is_dependency(other, function)
+                    ):
+                        continue
+                    value = assign.value
+                    created = (
+                        self.creation_kind(other, value) if isinstance(value, cst.Call) else None
+                    )
+                    kinds.add(created)
+            self._state_kinds[name] = kinds.pop() if len(kinds) == 1 else None
+        return self._state_kinds[name]
+
+    def _is_http_middleware(self, file: SourceFile, fn: cst.FunctionDef) -> bool:
+        """``@app.middleware("http")`` or a ``dispatch`` method (``BaseHTTPMiddleware``)."""
+        if fn.name.value == "dispatch":
+            body = file.index.parent(fn)
+            if body is not None and isinstance(file.index.parent(body), cst.ClassDef):
+                return True
+        return any(
+            isinstance(d.decorator, cst.Call)
+            and isinstance(d.decorator.func, cst.Attribute)
+            and d.decorator.func.attr.value == "middleware"
+            and self.is_app_or_router(file, d.decorator.func.value)
+            for d in fn.decorators
+        )
 
     def _self_attribute_kind(self, file: SourceFile, expr: cst.Attribute) -> Kind | None:
         """``self.x`` whose type the class declares: ``x: Session`` in the class body,
@@ -376,10 +434,18 @@ class Model:
             cls = index.parent(cls)
         if not isinstance(cls, cst.ClassDef):
             return None
-        attr = expr.attr.value
-        scope = index.scopes[cls]
+        kinds = self._class_attribute_kinds(file, cls, expr.attr.value, 0)
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def _class_attribute_kinds(
+        self, file: SourceFile, cls: cst.ClassDef, attr: str, depth: int
+    ) -> set[Kind | None]:
+        """The session kinds ``cls`` gives ``self.<attr>``; when the class itself neither
+        declares nor assigns it, those of its project base classes (``class UserRepo(BaseRepo)``
+        where ``BaseRepo.__init__`` stores the session), across modules."""
+        index = file.index
         kinds: set[Kind | None] = set()
-        for binding in scope.bindings.get(attr, []):
+        for binding in index.scopes[cls].bindings.get(attr, []):
             if binding.annotation is not None:
                 kinds.add(self.annotation_kind(file, binding.annotation, binding.node))
         for assign in self._self_assignments(file, cls, attr):
@@ -389,7 +455,17 @@ class Model:
                 kinds.add(self.session_kind(file, assign.value))
             else:
                 kinds.add(None)
-        return kinds.pop() if len(kinds) == 1 else None
+        if kinds or depth >= _MAX_DEPTH:
+            return kinds
+        for base in cls.bases:
+            if base.keyword is not None:
+                continue
+            target = self.resolve(file, base.value, cls)
+            if isinstance(target, Def) and isinstance(target.binding.node, cst.ClassDef):
+                kinds |= self._class_attribute_kinds(
+                    target.file, target.binding.node, attr, depth + 1
+                )
+        return kinds
 
     def _self_assignments(
         self, file: SourceFile, cls: cst.ClassDef, attr: str
@@ -860,6 +936,17 @@ class Model:
         if param.default is not None and self.is_depends_call(file, param.default):
             assert isinstance(param.default, cst.Call)
             return file, param.default
+        if isinstance(param.default, cst.Name | cst.Attribute):
+            # ``SessionDep = Depends(get_db)`` at module level, used as ``db=SessionDep``.
+            target = self.resolve(file, param.default, param)
+            if (
+                isinstance(target, Def)
+                and target.binding.scope.kind == "module"
+                and target.binding.value is not None
+                and self.is_depends_call(target.file, target.binding.value)
+            ):
+                assert isinstance(target.binding.value, cst.Call)
+                return target.file, target.binding.value
         if param.annotation is not None:
             return self._annotation_dependency(file, param.annotation.annotation, param, 0)
         return None

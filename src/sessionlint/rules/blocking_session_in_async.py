@@ -22,6 +22,13 @@ class BlockingSessionInAsync(Rule):
     and each call of a project function that receives the sync
     session and does such I/O on it (directly or through further calls). Reported at each call.
 
+    The session may be a parameter (annotated, `Annotated[Session, Depends(...)]`, a type
+    alias, or a default such as `db=SessionDep` where `SessionDep = Depends(get_db)`), a local,
+    `self.<name>` declared by the class or a project base class, or `request.state.<name>`
+    when an HTTP middleware or dependency of the project stores a sync session there (so a
+    `request.state.db.close()` in an `async def` middleware is reported too). Like every rule
+    about request-time harm, it is silent in test code, migrations and scripts.
+
     ## Why is this bad?
     A sync session talks to the database on the calling thread. Inside `async def` that thread
     runs the event loop: while the query waits for the database, no other request of the
