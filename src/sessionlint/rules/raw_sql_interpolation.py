@@ -17,6 +17,9 @@ from sessionlint.rule import Report, Rule
 
 _UPPER = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
 _MAX_DEPTH = 8
+#: How deep SL501 follows a value through calls of project functions (each step through a
+#: local assignment counts too).
+_MAX_CALL_DEPTH = 6
 #: Calls whose result cannot carry SQL text (a number or a bool).
 _NUMERIC_CALLS = frozenset({"builtins.int", "builtins.float", "builtins.bool", "builtins.len"})
 #: Parameter annotations whose values cannot carry SQL text once FastAPI validated them.
@@ -68,8 +71,9 @@ class RawSqlInterpolation(Rule):
     It is reported only when a value from outside the program flows into the string: a
     parameter of a route handler or of a dependency that is not itself a `Depends`
     parameter (query, path, header and body values, the `Request`), `sys.argv`, `input()`,
-    `os.environ` / `os.getenv()`; through local variables, string operations and
-    module-level names of other project modules. The message names the source. Values of
+    `os.environ` / `os.getenv()`; through local variables, string operations,
+    module-level names of other project modules and calls of project functions. The message
+    names the source and the calls it went through. Values of
     unknown origin (a helper's parameter, what a dependency returns, a value read from the
     database) are not reported: SQL assembled from internal values is common and legitimate
     in migrations and reporting code. With `sql-interpolation = "strict"` in
@@ -135,9 +139,10 @@ class RawSqlInterpolation(Rule):
     SQLAlchemy's (also a local `def text` shadowing the import); `cursor.execute()` of a DBAPI
     driver (not a session); SQL strings passed in as parameters of a helper.
     Also not flagged: a parameter checked against a collection before use (`if sort not in
-    SORTABLE: raise ...`). Not followed yet: values passed on through calls of project
-    functions (a route passing `q` to a helper that builds the SQL) — the helper's parameter
-    is of unknown origin, reported only in strict mode. In strict mode, dynamic identifiers
+    SORTABLE: raise ...`). A helper's parameter is followed to the helper's callers in the
+    project (plain functions, across modules, several calls deep: a route passing `q` to a
+    service that passes it to the function building the SQL is reported there); methods'
+    parameters are not followed. In strict mode, dynamic identifiers
     (a column name checked against an allow-list elsewhere), `WHERE` clauses joined from
     constant fragments and generated placeholder lists are warnings; prefer `select()`
     constructs, `bindparam(..., expanding=True)`, or `# noqa: SL501` with a comment.
@@ -170,8 +175,8 @@ class RawSqlInterpolation(Rule):
             if source is not None:
                 yield Report(
                     call,
-                    f"SQL built with {built.how} from {source} is passed to `{label}` "
-                    '(SQL injection): use bound parameters (`text("... :name")` with a dict)',
+                    f"SQL injection: {source} flows into {built.how} passed to `{label}`; "
+                    "use bound parameters",
                 )
             elif ctx.model.strict_sql:
                 yield Report(
@@ -550,6 +555,35 @@ class RawSqlInterpolation(Rule):
                     return found
         return None
 
+    def _caller_taint(
+        self,
+        ctx: FileContext,
+        function: cst.FunctionDef,
+        name: str,
+        seen: set[int],
+        depth: int,
+    ) -> str | None:
+        """A value from outside that some project caller of ``function`` (a plain function,
+        not a method) passes to its parameter ``name``: followed through calls, across
+        modules, as deep as ``_MAX_CALL_DEPTH``."""
+        index, model = ctx.index, ctx.model
+        if depth >= _MAX_CALL_DEPTH or index.scope_of(function).kind == "class":
+            return None
+        for other in model.files_mentioning(function.name.value):
+            other_ctx = replace(ctx, file=other)
+            for call in other.index.nodes(cst.Call):
+                found = model.function_def(other, call.func)
+                if found is None or found[1] is not function:
+                    continue
+                argument = _argument_for(function, call, name)
+                if argument is None:
+                    continue
+                hit = self._tainted(other_ctx, argument, seen, depth + 1)
+                if hit is not None:
+                    step = f"`{function.name.value}()`"
+                    return f"{hit} → {step}" if " via " in hit else f"{hit} via {step}"
+        return None
+
     @staticmethod
     def _outside_value(ctx: FileContext, expr: cst.CSTNode) -> str | None:
         """``sys.argv``, ``os.environ``, ``input()``, ``os.getenv()`` inside ``expr``."""
@@ -584,7 +618,7 @@ class RawSqlInterpolation(Rule):
                 return f"the route parameter `{binding.name}`"
             if model.is_dependency(file, function):
                 return f"the dependency parameter `{binding.name}`"
-            return None
+            return self._caller_taint(ctx, function, binding.name, seen, depth)
         sources: list[cst.CSTNode] = []
         value = binding.value
         if isinstance(node, cst.Assign | cst.AnnAssign | cst.NamedExpr) and value is not None:
@@ -599,6 +633,23 @@ class RawSqlInterpolation(Rule):
             if found is not None:
                 return found
         return None
+
+
+def _argument_for(
+    function: cst.FunctionDef, call: cst.Call, name: str
+) -> cst.BaseExpression | None:
+    """The argument of ``call`` that ``function``'s parameter ``name`` receives, if sure."""
+    params = function.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    for position, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            if arg.keyword.value == name:
+                return arg.value
+        elif position < len(positional) and positional[position] == name:
+            return arg.value
+    return None
 
 
 def _allow_listed(function: cst.FunctionDef, name: str) -> bool:
