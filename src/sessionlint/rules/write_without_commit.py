@@ -38,6 +38,8 @@ class WriteWithoutCommit(Rule):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from app.models import Item
+
     SessionLocal = sessionmaker(bind=create_engine("sqlite:///app.db"))
     app = FastAPI()
 
@@ -48,7 +50,7 @@ class WriteWithoutCommit(Rule):
 
 
     @app.post("/items")
-    def create_item(item: dict, db: Session = Depends(get_db)):
+    def create_item(item: Item, db: Session = Depends(get_db)):
         db.add(item)
         return item
     ```
@@ -59,6 +61,8 @@ class WriteWithoutCommit(Rule):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from app.models import Item
+
     SessionLocal = sessionmaker(bind=create_engine("sqlite:///app.db"))
     app = FastAPI()
 
@@ -69,7 +73,7 @@ class WriteWithoutCommit(Rule):
 
 
     @app.post("/items")
-    def create_item(item: dict, db: Session = Depends(get_db)):
+    def create_item(item: Item, db: Session = Depends(get_db)):
         db.add(item)
         db.commit()
         return item
