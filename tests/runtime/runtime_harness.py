@@ -12,15 +12,16 @@ replaced: the sessions, FastAPI and its test clients are the real ones.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import os
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy
@@ -32,6 +33,7 @@ from sessionlint.docgen import code_blocks, section
 from sessionlint.fixes import fix_source
 from sessionlint.registry import ALL_RULES
 
+T = TypeVar("T")
 RULES = {rule.code: rule for rule in ALL_RULES}
 EXAMPLE_PATH = "app/example.py"
 
@@ -86,8 +88,13 @@ class Harness:
         self.db_file = tmp_path / "app.db"
         self.url = f"sqlite:///{self.db_file}"
         self.async_url = f"sqlite+aiosqlite:///{self.db_file}"
-        #: Pool options given to every engine the example creates for a file database.
-        self.pool: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.5}
+        #: Pool options given to every engine the example creates for a file database (a
+        #: QueuePool from SQLAlchemy 2.0 on; 1.4 uses a NullPool for SQLite files).
+        self.pool: dict[str, Any] = (
+            {"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.5}
+            if Version(sqlalchemy.__version__) >= Version("2.0")
+            else {}
+        )
         self.engines: list[Any] = []
         self._monkeypatch = monkeypatch
         real_sync = sqlalchemy.create_engine
@@ -139,10 +146,28 @@ class Harness:
         exec(compile(source, module.__file__, "exec"), module.__dict__)
         return module.__dict__
 
+    def run(self, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """``asyncio.run(main())``, then dispose of the async engines' pools inside the same
+        loop (their connections belong to it)."""
+
+        async def wrapper() -> T:
+            try:
+                return await main()
+            finally:
+                # let tasks the code left behind (a failed gather's sibling) finish first
+                others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                if others:
+                    await asyncio.wait(others, timeout=2)
+                for engine in self.engines:
+                    if hasattr(engine, "sync_engine"):
+                        await engine.dispose()
+
+        return asyncio.run(wrapper())
+
     def close(self) -> None:
         for engine in self.engines:
-            dispose = getattr(engine, "sync_engine", engine).dispose
-            dispose()
+            if not hasattr(engine, "sync_engine"):
+                engine.dispose()
 
 
 @contextmanager
@@ -210,3 +235,24 @@ def models_module() -> types.ModuleType:
     sys.modules["app.models"] = module
     package.models = module  # type: ignore[attr-defined]
     return module
+
+
+def drafts_app(app: Any, session_dependency: Callable[..., Any]) -> Any:
+    """Two routes: one adds a row and then rejects the request without committing, the other
+    adds a row and commits."""
+    from fastapi import Depends, HTTPException
+
+    Item = models_module().Item
+
+    @app.post("/drafts")
+    def draft(name: str, db: Any = Depends(session_dependency)) -> None:
+        db.add(Item(name=name))
+        raise HTTPException(status_code=422, detail="rejected")
+
+    @app.post("/items")
+    def create(name: str, db: Any = Depends(session_dependency)) -> dict[str, str]:
+        db.add(Item(name=name))
+        db.commit()
+        return {"name": name}
+
+    return app

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from packaging.version import Version
 from runtime_harness import (
     Harness,
+    drafts_app,
     example,
     fastapi_version,
     fixed,
@@ -161,38 +162,12 @@ def test_sl107_manual_next_skips_the_cleanup_on_failure(harness: Harness, varian
 # -- SL101 shared-session -----------------------------------------------------------------------
 
 
-def _drafts_app(app: FastAPI, session_dependency: Callable[..., Any]) -> FastAPI:
-    """Two routes: one adds a row and then rejects the request without committing, the other
-    adds a row and commits."""
-    from app.models import Item  # type: ignore[import-not-found]
-
-    @app.post("/drafts")
-    def draft(name: str, db: Any = Depends(session_dependency)) -> None:
-        db.add(Item(name=name))
-        raise HTTPException(status_code=422, detail="rejected")
-
-    @app.post("/items")
-    def create(name: str, db: Any = Depends(session_dependency)) -> dict[str, str]:
-        db.add(Item(name=name))
-        db.commit()
-        return {"name": name}
-
-    return app
-
-
-def _leaked_draft(harness: Harness, app: FastAPI) -> list[str]:
-    with TestClient(app) as client:
-        assert client.post("/drafts", params={"name": "rejected draft"}).status_code == 422
-        assert client.post("/items", params={"name": "real item"}).status_code == 200
-    return harness.rows("items")
-
-
 @pytest.mark.parametrize("variant", ["example", "use instead"])
 def test_sl101_module_session_mixes_requests(harness: Harness, variant: str) -> None:
     harness.models()
     ns = harness.load(example("SL101") if variant == "example" else use_instead("SL101"))
     dependency = (lambda: ns["session"]) if variant == "example" else ns["get_db"]
-    with TestClient(_drafts_app(ns["app"], dependency)) as client:
+    with TestClient(drafts_app(ns["app"], dependency)) as client:
         assert client.post("/drafts", params={"name": "rejected draft"}).status_code == 422
         assert client.post("/items", params={"name": "real item"}).status_code == 200
     rows = harness.rows("items")

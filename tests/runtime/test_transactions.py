@@ -3,9 +3,12 @@ unusable, the SQLAlchemy 2.0 API, a commit that fails after the client got its a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy
 import sqlalchemy.exc
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from packaging.version import Version
 from runtime_harness import (
@@ -19,6 +22,8 @@ from runtime_harness import (
     versions,
 )
 from sqlalchemy.orm import Session
+
+from sessionlint.cli import main
 
 pytestmark = pytest.mark.runtime
 
@@ -133,3 +138,22 @@ def test_sl204_commit_fails_after_the_client_got_200(harness: Harness, variant: 
         assert harm == flagged("SL204", source, **versions())
     else:
         assert duplicate.status_code == 500
+
+
+# -- the command line fixes the examples the same way ------------------------------------------
+
+FIXABLE = ["SL102", "SL103", "SL104", "SL106", "SL201", "SL202", "SL203", "SL301", "SL302"]
+FIXABLE += ["SL304", "SL402"]
+
+
+def test_cli_fix_writes_what_the_tests_ran(tmp_path: Path) -> None:
+    """The runtime tests take the fixed code from the API; ``sessionlint check --fix
+    --unsafe-fixes`` on a copy of each example writes the same text."""
+    runner = CliRunner()
+    for code in FIXABLE:
+        target = tmp_path / code / "app" / "example.py"
+        target.parent.mkdir(parents=True)
+        target.write_text(example(code), encoding="utf-8")
+        args = ["check", "--fix", "--unsafe-fixes", "--select", code, str(target)]
+        runner.invoke(main, args, catch_exceptions=False)
+        assert target.read_text(encoding="utf-8") == fixed(code), code
