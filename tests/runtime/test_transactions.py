@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from packaging.version import Version
 from runtime_harness import (
+    EXAMPLE_PATH,
     Harness,
     example,
     fastapi_version,
@@ -23,7 +24,9 @@ from runtime_harness import (
 )
 from sqlalchemy.orm import Session
 
+from sessionlint.api import lint_source
 from sessionlint.cli import main
+from sessionlint.diagnostics import Severity
 
 pytestmark = pytest.mark.runtime
 
@@ -102,7 +105,10 @@ def test_sl203_raw_string_execute(harness: Harness, variant: str) -> None:
     record("SL203", variant, harm)
     if variant == "example":
         assert harm == removed
-        assert flagged("SL203", source, **versions()) == removed
+        # an error from 2.0 on; a warning (deprecated, still works) for 1.4
+        (finding,) = [d for d in lint_source(source, EXAMPLE_PATH, **versions())]
+        assert finding.code == "SL203"
+        assert finding.severity == (Severity.ERROR if removed else Severity.WARNING)
     else:
         assert not harm
 
