@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runtime_harness import Harness
+
+from .runtime_harness import Harness
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ import pytest
 import sqlalchemy.exc
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from runtime_harness import Harness, drafts_app, example, fixed, record, use_instead
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from .runtime_harness import Harness, drafts_app, example, fixed, record, use_instead
 
 pytestmark = pytest.mark.runtime
 

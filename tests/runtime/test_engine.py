@@ -9,10 +9,11 @@ import pytest
 import sqlalchemy.exc
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
-from runtime_harness import Harness, example, fixed, record, use_instead
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+
+from .runtime_harness import Harness, example, fixed, record, use_instead
 
 pytestmark = pytest.mark.runtime
 

@@ -16,7 +16,9 @@ import sqlalchemy.exc
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from packaging.version import Version
-from runtime_harness import (
+from sqlalchemy import text
+
+from .runtime_harness import (
     Harness,
     drafts_app,
     example,
@@ -28,7 +30,6 @@ from runtime_harness import (
     use_instead,
     versions,
 )
-from sqlalchemy import text
 
 pytestmark = pytest.mark.runtime
 

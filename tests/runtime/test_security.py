@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from runtime_harness import Harness, example, record, use_instead
+
+from .runtime_harness import Harness, example, record, use_instead
 
 pytestmark = pytest.mark.runtime
 

@@ -11,7 +11,13 @@ import sqlalchemy.exc
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from packaging.version import Version
-from runtime_harness import (
+from sqlalchemy.orm import Session
+
+from sessionlint.api import lint_source
+from sessionlint.cli import main
+from sessionlint.diagnostics import Severity
+
+from .runtime_harness import (
     EXAMPLE_PATH,
     Harness,
     example,
@@ -22,11 +28,6 @@ from runtime_harness import (
     use_instead,
     versions,
 )
-from sqlalchemy.orm import Session
-
-from sessionlint.api import lint_source
-from sessionlint.cli import main
-from sessionlint.diagnostics import Severity
 
 pytestmark = pytest.mark.runtime
 
