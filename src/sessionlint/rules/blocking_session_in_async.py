@@ -49,10 +49,9 @@ class BlockingSessionInAsync(Rule):
             yield db
 
 
-    @app.get("/health")
-    async def health(db: Session = Depends(get_db)):
-        db.execute(text("SELECT 1"))
-        return {"ok": True}
+    @app.get("/orders/count")
+    async def count_orders(db: Session = Depends(get_db)):
+        return db.execute(text("SELECT count(*) FROM orders")).scalar_one()
     ```
 
     ## Use instead
@@ -70,10 +69,9 @@ class BlockingSessionInAsync(Rule):
             yield db
 
 
-    @app.get("/health")
-    def health(db: Session = Depends(get_db)):
-        db.execute(text("SELECT 1"))
-        return {"ok": True}
+    @app.get("/orders/count")
+    def count_orders(db: Session = Depends(get_db)):
+        return db.execute(text("SELECT count(*) FROM orders")).scalar_one()
     ```
 
     ## Fix safety

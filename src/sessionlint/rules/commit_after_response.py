@@ -42,6 +42,8 @@ class CommitAfterResponse(Rule):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from app.models import Item
+
     SessionLocal = sessionmaker(bind=create_engine("postgresql://localhost/app"))
     app = FastAPI()
 
@@ -53,7 +55,7 @@ class CommitAfterResponse(Rule):
 
 
     @app.post("/items")
-    def create_item(item: dict, db: Session = Depends(get_db)):
+    def create_item(item: Item, db: Session = Depends(get_db)):
         db.add(item)
         return item
     ```
@@ -63,6 +65,8 @@ class CommitAfterResponse(Rule):
     from fastapi import Depends, FastAPI
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session, sessionmaker
+
+    from app.models import Item
 
     SessionLocal = sessionmaker(bind=create_engine("postgresql://localhost/app"))
     app = FastAPI()
@@ -74,7 +78,7 @@ class CommitAfterResponse(Rule):
 
 
     @app.post("/items")
-    def create_item(item: dict, db: Session = Depends(get_db)):
+    def create_item(item: Item, db: Session = Depends(get_db)):
         db.add(item)
         db.commit()
         return item

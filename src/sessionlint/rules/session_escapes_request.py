@@ -68,10 +68,11 @@ class SessionEscapesRequest(Rule):
     ## Example
     ```python
     from fastapi import BackgroundTasks, Depends, FastAPI
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session, sessionmaker
 
     SessionLocal = sessionmaker(bind=create_engine("postgresql://localhost/app"))
+    ORDERS = text("SELECT count(*) FROM orders WHERE user_id = :user_id")
     app = FastAPI()
 
 
@@ -81,7 +82,8 @@ class SessionEscapesRequest(Rule):
 
 
     def send_report(db: Session, user_id: int) -> None:
-        ...
+        orders = db.execute(ORDERS, {"user_id": user_id}).scalar_one()
+        ...  # mail the report
 
 
     @app.post("/reports/{user_id}")
@@ -97,10 +99,11 @@ class SessionEscapesRequest(Rule):
     ## Use instead
     ```python
     from fastapi import BackgroundTasks, Depends, FastAPI
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session, sessionmaker
 
     SessionLocal = sessionmaker(bind=create_engine("postgresql://localhost/app"))
+    ORDERS = text("SELECT count(*) FROM orders WHERE user_id = :user_id")
     app = FastAPI()
 
 
@@ -111,7 +114,8 @@ class SessionEscapesRequest(Rule):
 
     def send_report(user_id: int) -> None:
         with SessionLocal() as db:  # the task opens its own session
-            ...
+            orders = db.execute(ORDERS, {"user_id": user_id}).scalar_one()
+            ...  # mail the report
 
 
     @app.post("/reports/{user_id}")

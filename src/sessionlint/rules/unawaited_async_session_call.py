@@ -66,8 +66,12 @@ class UnawaitedAsyncSessionCall(Rule):
 
     async def rename(session: AsyncSession, user, name: str) -> None:
         user.name = name
-        await session.add(user)
         session.commit()
+
+
+    async def register(session: AsyncSession, user) -> None:
+        await session.add(user)
+        await session.commit()
     ```
 
     ## Use instead
@@ -77,6 +81,10 @@ class UnawaitedAsyncSessionCall(Rule):
 
     async def rename(session: AsyncSession, user, name: str) -> None:
         user.name = name
+        await session.commit()
+
+
+    async def register(session: AsyncSession, user) -> None:
         session.add(user)
         await session.commit()
     ```

@@ -43,6 +43,8 @@ class WriteWithoutCommit(Rule):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from app.models import Item
+
     SessionLocal = sessionmaker(bind=create_engine("sqlite:///app.db"))
     app = FastAPI()
 
@@ -53,7 +55,7 @@ class WriteWithoutCommit(Rule):
 
 
     @app.post("/items")
-    def create_item(item: dict, db: Session = Depends(get_db)):
+    def create_item(item: Item, db: Session = Depends(get_db)):
         db.add(item)
         return item
     ```
@@ -64,6 +66,8 @@ class WriteWithoutCommit(Rule):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from app.models import Item
+
     SessionLocal = sessionmaker(bind=create_engine("sqlite:///app.db"))
     app = FastAPI()
 
@@ -74,7 +78,7 @@ class WriteWithoutCommit(Rule):
 
 
     @app.post("/items")
-    def create_item(item: dict, db: Session = Depends(get_db)):
+    def create_item(item: Item, db: Session = Depends(get_db)):
         db.add(item)
         db.commit()
         return item
