@@ -31,6 +31,7 @@ returns, a database value, ``self.<attr>``, a helper parameter no caller feeds f
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,6 +127,9 @@ _OUTSIDE_CALLS = {
 #: Calls and ``str`` methods whose result carries the text of their arguments.
 _TEXT_CALLS = frozenset({"builtins.str", "builtins.repr", "builtins.format"})
 _TEXT_METHODS = frozenset({"join", "format", "format_map", "replace"})
+_ITERATING_CALLS = frozenset(
+    {"builtins.reversed", "builtins.sorted", "builtins.list", "builtins.tuple"}
+)
 #: Parts of an attribute chain that name SQLAlchemy metadata (table and column objects).
 _METADATA_PARTS = frozenset({"__table__", "sorted_tables", "tables", "columns", "c"})
 _IDENTIFIER_ATTRS = frozenset({"name", "key", "fullname", "schema", "__tablename__"})
@@ -240,7 +244,10 @@ class Origins:
                 return self.is_constant(file, receiver, depth + 1) or self._metadata(
                     file, receiver, depth + 1
                 )
-        return model.callee_qualname(file, call) in _NUMERIC_CALLS
+        qualname = model.callee_qualname(file, call)
+        if qualname in _TEXT_CALLS and len(call.args) == 1:  # ``str(page)``
+            return self.is_constant(file, call.args[0].value, depth + 1)
+        return qualname in _NUMERIC_CALLS
 
     def _constant_attribute(self, file: SourceFile, expr: cst.Attribute, depth: int) -> bool:
         from sessionlint.model.semantic import Def
@@ -263,8 +270,10 @@ class Origins:
             return True  # ``payload.limit`` of a body model's ``int`` field
         if expr.attr.value in _IDENTIFIER_ATTRS and self._metadata(file, expr.value, depth + 1):
             return True  # ``table.name`` for a table of ``metadata.sorted_tables``
-        if expr.attr.value in ("value", "name") and self._enum_member(file, expr.value):
-            return True  # ``Status.ACTIVE.value``
+        if expr.attr.value in ("value", "name") and (
+            self._enum_member(file, expr.value) or self.is_constant(file, expr.value, depth + 1)
+        ):
+            return True  # ``Status.ACTIVE.value``, ``level.value`` of a loop over enums
         if self._enum_member(file, expr):
             return True
         target = model.resolve(file, expr)
@@ -315,7 +324,10 @@ class Origins:
             method = _method(expr)
             if method is not None and method[1] in ("values", "keys", "items"):
                 return self._metadata(file, method[0], depth + 1)
-            return self.model.callee_qualname(file, expr) in ("sqlalchemy.Table",)
+            qualname = self.model.callee_qualname(file, expr)
+            if qualname in _ITERATING_CALLS and expr.args:
+                return self._metadata(file, expr.args[0].value, depth + 1)
+            return qualname in ("sqlalchemy.Table", "sqlalchemy.schema.Table")
         if isinstance(expr, cst.Subscript):
             return self._metadata(file, expr.value, depth + 1)
         chain = dotted_name(expr)
@@ -442,6 +454,8 @@ class Origins:
         model = self.model
         if isinstance(annotation, cst.Name) and annotation.value == "None":
             return True
+        if isinstance(annotation, cst.Ellipsis):  # ``tuple[int, ...]``
+            return True
         if isinstance(annotation, cst.BinaryOperation) and isinstance(
             annotation.operator, cst.BitOr
         ):
@@ -457,7 +471,7 @@ class Origins:
                 return False
             if base in names.ANNOTATED or base in names.OPTIONAL:
                 return self.constrained_type(file, elements[0], at, depth + 1)
-            if base in names.UNION:
+            if base in names.UNION or base in _CONTAINERS:  # ``list[int]``
                 return all(self.constrained_type(file, e, at, depth + 1) for e in elements)
             return False
         if not isinstance(annotation, cst.Name | cst.Attribute):
@@ -535,9 +549,6 @@ class Origins:
                 iterable = iterable.args[0].value
         if isinstance(iterable, cst.Tuple | cst.List | cst.Set):
             return self._literal(iterable, depth + 1)
-        if isinstance(iterable, cst.Name):
-            found = file.index.lookup(iterable.value, node)
-            return len(found) == 1 and self._constant_binding(file, found[0], depth + 1)
         if isinstance(iterable, cst.Attribute):
             chain = dotted_name(iterable)
             if chain is not None and chain.endswith("metadata.tables"):
@@ -680,18 +691,24 @@ class Origins:
 
     def _outside_value(self, file: SourceFile, node: cst.CSTNode) -> Source | None:
         """``sys.argv``, ``os.environ``, ``input()``, ``os.getenv()``, ``request.headers``,
-        ``await request.json()``... at ``node`` itself."""
+        ``await request.json()``... at ``node`` itself, with where it is read."""
+        found = self._outside_kind(file, node)
+        if found is None:
+            return None
+        return Source(f"{found} ({self._where(file, node)})")
+
+    def _outside_kind(self, file: SourceFile, node: cst.CSTNode) -> str | None:
         model = self.model
         if isinstance(node, cst.Attribute):
             qualname = model.qualname(file, node)
             if qualname in _OUTSIDE_VALUES:
-                return Source(_OUTSIDE_VALUES[qualname])
+                return _OUTSIDE_VALUES[qualname]
             if node.attr.value in _REQUEST_ATTRS and self._is_request(file, node.value):
-                return Source(f"`{dotted_name(node) or node.attr.value}`")
+                return f"`{dotted_name(node) or node.attr.value}`"
         elif isinstance(node, cst.Call):
             qualname = model.callee_qualname(file, node)
             if qualname in _OUTSIDE_CALLS:
-                return Source(_OUTSIDE_CALLS[qualname])
+                return _OUTSIDE_CALLS[qualname]
             method = _method(node)
             if (
                 method is not None
@@ -699,7 +716,7 @@ class Origins:
                 and self._is_request(file, method[0])
             ):
                 shown = dotted_name(method[0]) or "request"
-                return Source(f"`await {shown}.{method[1]}()`")
+                return f"`await {shown}.{method[1]}()`"
         return None
 
     def _is_request(self, file: SourceFile, expr: cst.BaseExpression) -> bool:
@@ -950,6 +967,11 @@ class Origins:
             self._lines[file] = lines
         line = lines.get(node)
         path = file.display_path.replace("\\", "/")
+        root = self.model.project.root
+        if file.path is not None and root is not None:
+            # Relative to the project root: the same message however the run was started.
+            with contextlib.suppress(ValueError):  # a file outside the root
+                path = file.path.resolve().relative_to(root).as_posix()
         return f"{path}:{line}" if line is not None else path
 
 

@@ -54,9 +54,13 @@ class Hole:
     @property
     def identifier(self) -> bool:
         """The value sits where an identifier goes (``FROM {table}``, ``ORDER BY {col}``)."""
-        if self.before is not None and _IDENTIFIER_BEFORE.search(self.before):
+        before, after = self.before or "", self.after or ""
+        if before.count("'") % 2 == 1:
+            return False  # inside a quoted SQL string: a value
+        if _IDENTIFIER_BEFORE.search(before) or _IDENTIFIER_AFTER.match(after):
             return True
-        return self.after is not None and bool(_IDENTIFIER_AFTER.match(self.after))
+        # Glued to a name (``users_{region}``, ``{prefix}_users``).
+        return bool(re.search(r"\w$", before) or re.match(r"^\w", after))
 
 
 @dataclass(frozen=True)
@@ -83,15 +87,28 @@ class RawSqlInterpolation(Rule):
 
     It is reported only when a value from outside the program flows into the string: a
     parameter of a route handler or of a dependency that is not itself a `Depends`
-    parameter (query, path, header and body values, the `Request`), `sys.argv`, `input()`,
-    `os.environ` / `os.getenv()`; through local variables, string operations,
-    module-level names of other project modules and calls of project functions. The message
-    names the source and the calls it went through. Values of
-    unknown origin (a helper's parameter, what a dependency returns, a value read from the
-    database) are not reported: SQL assembled from internal values is common and legitimate
-    in migrations and reporting code. With `sql-interpolation = "strict"` in
-    `[tool.sessionlint]`, every non-constant value is reported too, as a warning. Like every
-    rule about request-time harm, it is silent in test code, migrations and scripts.
+    parameter and whose type can carry text (`str`, unannotated, a container of `str`, a
+    `str` field of a request-body model such as `payload.name`); `request.query_params`,
+    `request.headers`, `request.path_params`, `request.cookies`, `await request.json()` /
+    `.form()` / `.body()` (also in middleware); `sys.argv`, `input()`, `os.environ` /
+    `os.getenv()`. The value is followed through local variables, string operations,
+    module-level names of other project modules, and calls of project functions and methods
+    (`self.m()`, `Repo(db).m()`, `repo.m()` on a local of a project class), across modules,
+    up to 4 calls deep: a route passing `q` to `search_users(db, q)` in another module that
+    builds `text(f"... {q}")` is reported in the helper, at the `text` call. The message
+    names the source, its route and where it is read, and the functions it went through:
+    "query parameter `q` of route `GET /users` (app/routers/users.py:12) (through
+    `search_users()`)". When the value sits where an identifier goes (after `FROM`, `JOIN`,
+    `INTO`, `UPDATE`, `TABLE`, in `ORDER BY`, glued to a name as in `users_{region}`), the
+    suggestion is an allow-list (or quoting the identifier), since a table or column name
+    cannot be a bound parameter.
+
+    Values of unknown origin (a helper's parameter no caller feeds from outside, what a
+    dependency returns, `request.state`, a value read from the database) are not reported:
+    SQL assembled from internal values is common and legitimate in migrations and reporting
+    code. With `sql-interpolation = "strict"` in `[tool.sessionlint]`, every non-constant
+    value is reported too, as a warning. Like every rule about request-time harm, it is
+    silent in test code, migrations and scripts.
 
     ## Why is this bad?
     Interpolating values into SQL text is SQL injection: a value like `' OR '1'='1` or
@@ -142,23 +159,28 @@ class RawSqlInterpolation(Rule):
 
     ## Known problems
     Not flagged: bound parameters (`text("... :name")` with a dict, `exec_driver_sql("... %s",
-    (value,))`: no `%` operator); literals, module-level string constants (UPPER_CASE names
-    bound once to a literal, also imported ones) and local names bound once to a literal;
-    `Model.__tablename__` and `Model.__table__...`; f-strings used as bound values
-    (`.bindparams(x=f"...")`, `execute(stmt, {"x": f"..."})`); values that cannot carry SQL
-    text (numbers, `int(...)`, `float(...)`, `len(...)`, and parameters annotated `int`,
-    `float`, `bool`, `UUID`, `Decimal`, a date, a `Literal[...]` or an `Enum` — also inside
-    `Annotated`/`Optional` — and their attributes such as `sort.value`); a `text` that is not
-    SQLAlchemy's (also a local `def text` shadowing the import); `cursor.execute()` of a DBAPI
-    driver (not a session); SQL strings passed in as parameters of a helper.
-    Also not flagged: a parameter checked against a collection before use (`if sort not in
-    SORTABLE: raise ...`). A helper's parameter is followed to the helper's callers in the
-    project (plain functions, across modules, several calls deep: a route passing `q` to a
-    service that passes it to the function building the SQL is reported there); methods'
-    parameters are not followed. In strict mode, dynamic identifiers
-    (a column name checked against an allow-list elsewhere), `WHERE` clauses joined from
-    constant fragments and generated placeholder lists are warnings; prefer `select()`
-    constructs, `bindparam(..., expanding=True)`, or `# noqa: SL501` with a comment.
+    (value,))`: no `%` operator); f-strings used as bound values (`.bindparams(x=f"...")`,
+    `execute(stmt, {"x": f"..."})`); a `text` that is not SQLAlchemy's (also a local
+    `def text` shadowing the import); `cursor.execute()` of a DBAPI driver (not a session).
+    Constants, silent in both modes: literals; module-level UPPER_CASE constants bound once
+    to a literal (also imported ones); class constants (`self.TABLE`, `cls.schema` bound once
+    in the class body); enum members and their `.value`/`.name`; locals bound once to such
+    values; dict, tuple and list literals and lookups in them (`SORTS[sort]`,
+    `SORTS.get(sort, "id")`, `{"a": "x"}[key]`); loops over literal containers, `range()`
+    or `dict.items()` of a literal; numbers (`int(...)`, `len(...)`); identifiers from
+    SQLAlchemy metadata (`Model.__tablename__`, `Model.__table__.name`, `table.name` for a
+    table of `metadata.sorted_tables` / `metadata.tables.values()` or a `Table(...)`, the keys
+    of `metadata.tables`). Validated values: parameters annotated `int`, `float`, `bool`,
+    `UUID`, `Decimal`, a date, a `Literal[...]`, an `Enum` (also inside `Annotated`,
+    `Optional`, `| None`, `list[...]`) and such fields of a body model; a name checked
+    against a collection in an `if` of its function (`if sort not in SORTABLE: raise ...`,
+    or `if sort in SORTABLE:` around the use).
+    Not followed: project functions' return values, attributes of objects (`self.x`,
+    `request.state.x`), calls through `functools.partial` or callbacks, call chains longer
+    than 4 calls. In strict mode, dynamic identifiers (a column name checked against an
+    allow-list elsewhere), `WHERE` clauses joined from constant fragments and generated
+    placeholder lists are warnings; prefer `select()` constructs,
+    `bindparam(..., expanding=True)`, or `# noqa: SL501` with a comment.
 
     ## References
     - [SQLAlchemy: using textual SQL with bound parameters](https://docs.sqlalchemy.org/en/20/core/sqlelement.html#sqlalchemy.sql.expression.text)
