@@ -165,6 +165,7 @@ class Origins:
     def __init__(self, model: Model) -> None:
         self.model = model
         self._params: dict[tuple[cst.FunctionDef, str], Source | None] = {}
+        self._constant_params: dict[tuple[cst.FunctionDef, str], bool] = {}
         self._stack: list[tuple[cst.FunctionDef, str]] = []
         self._cut = False
         self._lines: dict[SourceFile, dict[cst.CSTNode, int]] = {}
@@ -291,28 +292,52 @@ class Origins:
         return cls is not None and self._is_enum_class(*cls)
 
     def _class_constant(self, file: SourceFile, expr: cst.Attribute, depth: int) -> bool:
-        """``self.TABLE`` / ``cls.table`` bound once to a literal in the enclosing class body
-        and never assigned through ``self``."""
+        """``self.TABLE`` / ``cls.table`` bound once to a literal in the body of the enclosing
+        class or of a project base class, and never assigned through an attribute in those
+        classes; ``self.value`` / ``self.name`` in a method of an ``Enum`` subclass."""
         scope: Scope | None = file.index.scope_of(expr)
         while scope is not None and scope.kind != "class":
             scope = scope.parent
         if scope is None or not isinstance(scope.node, cst.ClassDef):
             return False
-        bindings = scope.bindings.get(expr.attr.value)
-        if not bindings or len(bindings) != 1 or bindings[0].value is None:
+        attr = expr.attr.value
+        if attr in ("value", "name") and self._is_enum_class(file, scope.node):
+            return True  # ``self.value`` of an enum member
+        found = self._class_binding(file, scope.node, attr, 0)
+        if found is None:
             return False
-        if not self._literal(bindings[0].value, depth + 1):
+        owner_file, owner, binding = found
+        if binding.value is None or not self._literal(binding.value, depth + 1):
             return False
-        for assign in file.index.nodes(cst.Assign):
-            for target in assign.targets:
-                t = target.target
-                if (
-                    isinstance(t, cst.Attribute)
-                    and t.attr.value == expr.attr.value
-                    and file.index.is_inside(assign, scope.node)
-                ):
-                    return False
+        for where, cls in ((file, scope.node), (owner_file, owner)):
+            for assign in where.index.nodes(cst.Assign):
+                if not where.index.is_inside(assign, cls):
+                    continue
+                for target in assign.targets:
+                    if (
+                        isinstance(target.target, cst.Attribute)
+                        and target.target.attr.value == attr
+                    ):
+                        return False
         return True
+
+    def _class_binding(
+        self, file: SourceFile, cls: cst.ClassDef, attr: str, depth: int
+    ) -> tuple[SourceFile, cst.ClassDef, Binding] | None:
+        """The only binding of ``attr`` in the body of ``cls`` or of its nearest project base
+        class that binds it."""
+        if depth > _MAX_DEPTH:
+            return None
+        bindings = file.index.scopes[cls].bindings.get(attr)
+        if bindings:
+            return (file, cls, bindings[0]) if len(bindings) == 1 else None
+        for base in cls.bases:
+            parent = self._class_of(file, base.value)
+            if parent is not None:
+                found = self._class_binding(*parent, attr, depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     def _metadata(self, file: SourceFile, expr: cst.BaseExpression, depth: int) -> bool:
         """``expr`` is a SQLAlchemy metadata object (a table, a column, a collection of them):
@@ -371,7 +396,11 @@ class Origins:
             # A constant of a module sessionlint cannot see: stay silent.
             return isinstance(target, External) and bool(_UPPER.match(name.value))
         if isinstance(binding.node, cst.Param):
-            return self._constrained_param(file, name)
+            function = binding.scope.node
+            return self._constrained_param(file, name) or (
+                isinstance(function, cst.FunctionDef)
+                and self.param_constant(file, function, binding.node)
+            )
         if augmented(file, binding):
             return False
         return self._constant_binding(file, binding, depth)
@@ -768,6 +797,70 @@ class Origins:
             self._params[key] = found  # a cut answer is not final: do not keep it
         self._cut = self._cut or outer_cut
         return found
+
+    def param_constant(self, file: SourceFile, function: cst.FunctionDef, param: cst.Param) -> bool:
+        """Every project caller of a plain function (not a route handler, a dependency or a
+        method) passes a constant to ``param`` (or leaves its constant default), and the
+        function is only ever called, never passed around. Memoised; cycles and chains
+        deeper than :data:`MAX_CALL_DEPTH` answer False."""
+        model = self.model
+        if file.index.scope_of(function).kind == "class" or param.star:
+            return False
+        if model.is_route_handler(file, function) or model.is_dependency(file, function):
+            return False
+        key = (function, param.name.value)
+        if key in self._constant_params:
+            return self._constant_params[key]
+        if key in self._stack or len(self._stack) >= MAX_CALL_DEPTH:
+            self._cut = True
+            return False
+        self._stack.append(key)
+        outer_cut, self._cut = self._cut, False
+        try:
+            found = self._callers_pass_constants(file, function, param)
+        finally:
+            self._stack.pop()
+        if found or not self._cut:
+            self._constant_params[key] = found
+        self._cut = self._cut or outer_cut
+        return found
+
+    def _callers_pass_constants(
+        self, file: SourceFile, function: cst.FunctionDef, param: cst.Param
+    ) -> bool:
+        if self._escapes(file, function):
+            return False
+        calls = 0
+        for other, call, bound in self.callers(file, function):
+            calls += 1
+            argument = _argument_for(function, call, param.name.value, bound)
+            if argument is None:
+                if any(a.star for a in call.args) or param.default is None:
+                    return False
+                argument, other = param.default, file
+            if not self.is_constant(other, argument):
+                return False
+        return calls > 0
+
+    def _escapes(self, file: SourceFile, function: cst.FunctionDef) -> bool:
+        """``function`` is referred to other than by calling it (a callback, ``Depends(f)``,
+        ``partial(f, ...)``, stored in a mapping): its callers cannot all be seen."""
+        name = function.name.value
+        model = self.model
+        for other in model.files_mentioning(name):
+            index = other.index
+            refs: list[cst.BaseExpression] = [n for n in index.nodes(cst.Name) if n.value == name]
+            refs.extend(a for a in index.nodes(cst.Attribute) if a.attr.value == name)
+            for ref in refs:
+                parent = index.parent(ref)
+                if isinstance(parent, cst.Call) and parent.func is ref:
+                    continue
+                if isinstance(parent, cst.Attribute | cst.FunctionDef | cst.ImportAlias):
+                    continue  # ``module.f`` (checked as itself), the def, an import
+                found = model.function_def(other, ref)
+                if found is not None and found[1] is function:
+                    return True
+        return False
 
     def _caller_source(
         self, file: SourceFile, function: cst.FunctionDef, param: cst.Param

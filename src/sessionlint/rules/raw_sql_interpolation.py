@@ -164,7 +164,10 @@ class RawSqlInterpolation(Rule):
     `def text` shadowing the import); `cursor.execute()` of a DBAPI driver (not a session).
     Constants, silent in both modes: literals; module-level UPPER_CASE constants bound once
     to a literal (also imported ones); class constants (`self.TABLE`, `cls.schema` bound once
-    in the class body); enum members and their `.value`/`.name`; locals bound once to such
+    in the body of the class or of a project base class); enum members and their
+    `.value`/`.name` (also `self.value` in a method of the enum); a plain function's
+    parameter to which every project caller passes a constant (or leaves a constant
+    default), when the function is never passed around as a callback; locals bound once to such
     values; dict, tuple and list literals and lookups in them (`SORTS[sort]`,
     `SORTS.get(sort, "id")`, `{"a": "x"}[key]`); loops over literal containers, `range()`
     or `dict.items()` of a literal; numbers (`int(...)`, `len(...)`); identifiers from
