@@ -40,6 +40,7 @@ from sessionlint.versions import TargetVersions
 
 if TYPE_CHECKING:
     from sessionlint.model.effects import Effects
+    from sessionlint.model.taint import Origins
 
 __all__ = [
     "Def",
@@ -193,6 +194,7 @@ class Model:
             tuple[int, str, str], list[tuple[SourceFile, cst.Attribute]]
         ] = {}
         self._effects: Effects | None = None
+        self._origins: Origins | None = None
         self._state_kinds: dict[str, Kind | None] = {}
 
     @property
@@ -203,6 +205,15 @@ class Model:
 
             self._effects = Effects(self)
         return self._effects
+
+    @property
+    def origins(self) -> Origins:
+        """Where values come from: constants, outside the program, unknown (SL501)."""
+        if self._origins is None:
+            from sessionlint.model.taint import Origins  # a cycle: taint imports Model
+
+            self._origins = Origins(self)
+        return self._origins
 
     # -- memoisation with a recursion guard --------------------------------------------------
     def _cached(self, tag: str, key: object, compute: Callable[[], T], default: T) -> T:
