@@ -572,7 +572,8 @@ def test_display_only_and_unsafe_fixes_are_not_applied_by_default() -> None:
     assert {d.code for d in safe.remaining} == {"SL201", "SL301"}
     unsafe = fix_source(source, "app/main.py", unsafe=True)
     assert "\ndef create_item(" in unsafe.output_text
-    assert "    db.add(item)\n    db.commit()\n    db.flush()\n" in unsafe.output_text
+    expected = "    db.add(item)\n    db.commit()\n    db.refresh(item)\n    db.flush()\n"
+    assert expected in unsafe.output_text
     assert {d.code for d in unsafe.fixed} == {"SL201", "SL301"}
     assert not unsafe.remaining
 
@@ -677,8 +678,23 @@ def test_shapes_that_only_get_a_suggestion(code: str, body: str) -> None:
         ),
         pytest.param(
             "    db.add(x)\n    for y in x:\n        if y:\n            return\n",
-            "    db.add(x)\n    db.commit()\n    for y in x:\n",
+            "    db.add(x)\n    db.commit()\n    db.refresh(x)\n    for y in x:\n",
             id="return-after-the-last-write",
+        ),
+        pytest.param(
+            "    item = dict(x)\n    db.add(item)\n    return item\n",
+            "    db.add(item)\n    db.commit()\n    db.refresh(item)\n    return item\n",
+            id="the-added-object-is-returned-so-it-is-refreshed",
+        ),
+        pytest.param(
+            "    item = dict(x)\n    db.add(item)\n    return {'ok': True}\n",
+            "    db.add(item)\n    db.commit()\n    return {'ok': True}\n",
+            id="the-added-object-is-not-read-again",
+        ),
+        pytest.param(
+            "    for y in x:\n        db.add(y)\n    return y\n",
+            "        db.add(y)\n    db.commit()\n    return y\n",
+            id="no-refresh-for-a-loop-variable-that-may-be-unbound",
         ),
     ],
 )
@@ -816,7 +832,9 @@ def test_cross_module_facts_hold_while_fixing(tmp_path: Path) -> None:
     assert "    try:\n        yield db\n    finally:\n        db.close()\n" in (
         paths["deps.py"].read_text()
     )
-    assert "    db.add(item)\n    db.commit()\n    return item\n" in paths["main.py"].read_text()
+    assert "    db.add(item)\n    db.commit()\n    db.refresh(item)\n    return item\n" in (
+        paths["main.py"].read_text()
+    )
     assert not result.lint.diagnostics
     assert fix_paths([tmp_path], unsafe=True).fixed_count == 0
 

@@ -81,6 +81,7 @@ class CommitAfterResponse(Rule):
     def create_item(item: Item, db: Session = Depends(get_db)):
         db.add(item)
         db.commit()
+        db.refresh(item)
         return item
     ```
 

@@ -81,6 +81,7 @@ class WriteWithoutCommit(Rule):
     def create_item(item: Item, db: Session = Depends(get_db)):
         db.add(item)
         db.commit()
+        db.refresh(item)
         return item
     ```
 
@@ -91,7 +92,10 @@ class WriteWithoutCommit(Rule):
     `return`, `break` or `continue` leaves the block between the first uncommitted write and
     the new commit, and no commit follows in that block; otherwise it is a suggestion. It is
     unsafe: committing earlier than the author meant can publish a half-finished change, and
-    sessionlint cannot know where the unit of work ends.
+    sessionlint cannot know where the unit of work ends. When an object added with
+    `db.add(obj)` is read after the new commit (returned, serialised), the fix also inserts
+    `db.refresh(obj)`: the commit expires the object, and a SQLModel or Pydantic response
+    built from an expired object comes out empty (`{}`).
 
     ## Known problems
     Not flagged: writes inside `with s.begin():` / `with factory.begin() as s:`; sessions from
@@ -294,12 +298,61 @@ def _commit_fix(
     if _escapes(ctx, function, span):
         return display
     last = block.body[end]
-    commit = call_statement(name, "commit", awaited=awaited)
+    statements: list[cst.BaseStatement] = [last, call_statement(name, "commit", awaited=awaited)]
+    refreshed = _used_after(ctx, function, last, _added_names(ctx, block, uncommitted))
+    statements += [_refresh_statement(name, obj, awaited=awaited) for obj in refreshed]
+    prefix = "await " if awaited else ""
+    also = "".join(f", `{prefix}{name}.refresh({obj})`" for obj in refreshed)
     return Fix(
         Applicability.UNSAFE,
-        f"Insert `{'await ' if awaited else ''}{name}.commit()` after the last write",
-        replacements=((last, cst.FlattenSentinel([last, commit])),),
+        f"Insert `{prefix}{name}.commit()`{also} after the last write",
+        replacements=((last, cst.FlattenSentinel(statements)),),
     )
+
+
+def _added_names(ctx: FileContext, block: cst.IndentedBlock, calls: list[cst.Call]) -> list[str]:
+    """Objects passed to ``add(obj)`` in a statement of its own directly in ``block``.
+
+    Those statements run on every path that reaches the commit, so the name is bound there."""
+    added: list[str] = []
+    for call in calls:
+        method = method_call(call)
+        positional, keywords = call_args(call)
+        if method is None or method[1] != "add" or keywords or len(positional) != 1:
+            continue
+        obj = positional[0]
+        expr = ctx.index.parent(call)
+        line = ctx.index.parent(expr) if isinstance(expr, cst.Expr) else None
+        if isinstance(obj, cst.Name) and line in block.body and obj.value not in added:
+            added.append(obj.value)
+    return added
+
+
+def _used_after(
+    ctx: FileContext, function: cst.FunctionDef, last: cst.CSTNode, candidates: list[str]
+) -> list[str]:
+    """The ``candidates`` read after ``last`` (returned, serialised, passed on)."""
+    if not candidates:
+        return []
+    index = ctx.index
+    after = index.end_order(last)
+    used = {
+        node.value
+        for node in index.own_nodes(function, cst.Name)
+        if node.value in candidates and index.order[node] >= after
+    }
+    return [c for c in candidates if c in used]
+
+
+def _refresh_statement(session: str, obj: str, *, awaited: bool) -> cst.SimpleStatementLine:
+    """``session.refresh(obj)``: commit expires ``obj``; reload it before it is read again."""
+    call: cst.BaseExpression = cst.Call(
+        func=cst.Attribute(value=cst.Name(session), attr=cst.Name("refresh")),
+        args=[cst.Arg(cst.Name(obj))],
+    )
+    if awaited:
+        call = cst.Await(expression=call)
+    return cst.SimpleStatementLine(body=[cst.Expr(call)])
 
 
 def _common_block(
