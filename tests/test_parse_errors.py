@@ -33,3 +33,24 @@ def test_parse_error_line(faulty: str, line: int) -> None:
 def test_only_parse_errors_are_reported_for_a_broken_file() -> None:
     source = "from sqlalchemy.orm import Session\nshared = Session()\ndef broken(:\n"
     assert [d.code for d in lint_source(source)] == ["SL001"]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "from {{cookiecutter.project_name}}.settings import settings\n",
+        "{%- if cookiecutter.orm == 'sqlalchemy' %}\nimport sqlalchemy\n{%- endif %}\n",
+        "def f():\n    {% for x in xs %}\n    pass\n",
+    ],
+)
+def test_a_template_named_py_is_reported_with_how_to_exclude_it(template: str) -> None:
+    (found,) = lint_source(template, "template/app/db.py")
+    assert found.code == "SL001"
+    assert "looks like a Jinja template" in found.message
+    assert "extend-exclude" in found.message
+
+
+def test_a_plain_syntax_error_gets_no_template_hint() -> None:
+    (found,) = lint_source("x = {'a': 1} {{\n", "app/broken.py")
+    assert found.code == "SL001"
+    assert "template" not in found.message

@@ -170,12 +170,12 @@ def parse_source(
             )
             return _clamped(text, line, 1, reason)
     elif any(marker in verdict.reason for marker in _ALWAYS_INVALID):
-        return _clamped(text, verdict.line, verdict.column, verdict.reason)
+        return _syntax_error(text, verdict.line, verdict.column, verdict.reason)
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         if verdict.tree is None:
-            return _clamped(text, verdict.line, verdict.column, verdict.reason)
+            return _syntax_error(text, verdict.line, verdict.column, verdict.reason)
         reason = _one_line(exc.message) or "invalid syntax"
         # ``raw_line`` can point past the error (LibCST #1028); the message is closer.
         where = _ERROR_AT.search(exc.message)
@@ -184,13 +184,24 @@ def parse_source(
         return _not_analysed(text, line, column, reason)
     except Exception as exc:  # LibCST raises other errors on some inputs (t-strings, ...)
         if verdict.tree is None:
-            return _clamped(text, verdict.line, verdict.column, verdict.reason)
+            return _syntax_error(text, verdict.line, verdict.column, verdict.reason)
         return _not_analysed(text, 1, 1, f"{type(exc).__name__}: {_one_line(str(exc))}")
     source_file = SourceFile(
         module, text, path=path, display_path=display_path, encoding=encoding, bom=bom
     )
     source_file.lossy = lossy
     return source_file
+
+
+#: Jinja/cookiecutter markup: ``{% if ... %}``, ``{%- for ... %}``, ``{{ name }}``.
+_TEMPLATE = re.compile(r"\{%-?\s|\{\{-?\s*[A-Za-z_][\w.]*\s*-?\}\}")
+
+
+def _syntax_error(text: str, line: int, column: int, reason: str) -> ParseFailure:
+    """CPython's syntax error; a template named ``*.py`` gets a hint on how to exclude it."""
+    if _TEMPLATE.search(text):
+        reason += " (the file looks like a Jinja template: exclude it with `extend-exclude`)"
+    return _clamped(text, line, column, reason)
 
 
 def _not_analysed(text: str, line: int, column: int, reason: str) -> ParseFailure:

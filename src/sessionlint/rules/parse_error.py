@@ -40,8 +40,11 @@ class ParseError(Rule):
 
     A file that CPython accepts but LibCST cannot parse (`(x): int = 1`) is not reported as
     SL001: it is valid code. It is not analysed, and a warning on standard error says so. See
-    [safety.md](../safety.md). Templates that are not Python can be excluded with `exclude`
-    or `extend-exclude` in `[tool.sessionlint]`.
+    [safety.md](../safety.md).
+
+    Templates that are not Python (Jinja, cookiecutter) are reported like any other file that
+    does not parse; when the file holds Jinja markup (`{% if ... %}`, `{{ name }}`) the message
+    says so. Exclude them with `extend-exclude` in `[tool.sessionlint]`.
 
     ## Options
     Like ruff's syntax errors, this rule stays on whatever `select`, `extend-select` and
