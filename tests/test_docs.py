@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,15 @@ def test_parse_error_example_is_a_parse_error() -> None:
     (good,) = code_blocks(section(rule, "Use instead"))
     assert [d.code for d in lint_source(bad)] == ["SL001"]
     assert lint_source(good) == []
+
+
+def test_configuration_lists_the_rules_that_skip_test_code_migrations_and_scripts() -> None:
+    text = (DOCS.parent / "configuration.md").read_text(encoding="utf-8")
+    section = text.split("## Code kinds", 1)[1].split("\n## ", 1)[0]
+    application_only, everywhere = section.split("run in application code only", 1)
+    listed_only = set(re.findall(r"SL\d{3}", application_only))
+    listed_everywhere = set(re.findall(r"SL\d{3}", everywhere))
+    assert listed_only == {r.code for r in ALL_RULES if r.request_time_harm}
+    assert listed_everywhere == {
+        r.code for r in ALL_RULES if not r.request_time_harm and r.code != "SL001"
+    }

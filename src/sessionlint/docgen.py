@@ -14,6 +14,13 @@ from pathlib import Path
 from sessionlint.registry import ALL_RULES
 from sessionlint.rule import Rule
 
+#: Where a rule runs (``Rule.request_time_harm``; see ``sessionlint.model.codekind``).
+_SCOPE = {
+    True: "application code only; silent in test code, migrations and scripts "
+    "([code kinds](../configuration.md#code-kinds))",
+    False: "all code, tests, migrations and scripts included",
+}
+
 _FENCE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
@@ -32,6 +39,7 @@ def rule_page(rule: type[Rule]) -> str:
         f"- Default severity: **{rule.severity.value}**\n"
         f"- Fix: {fix}\n"
         f"- Enabled by default: {'yes' if rule.default_enabled else 'no'}\n"
+        f"- Checked in: {_SCOPE[rule.request_time_harm]}\n"
     )
     return f"{header}\n{body}\n"
 
