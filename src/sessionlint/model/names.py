@@ -116,6 +116,21 @@ DML_CONSTRUCTORS = frozenset(
 
 FASTAPI_APPS = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI"})
 FASTAPI_ROUTERS = frozenset({"fastapi.APIRouter", "fastapi.routing.APIRouter"})
+#: The request objects whose ``.state`` a middleware or dependency can fill.
+REQUESTS = frozenset(
+    {
+        "fastapi.Request",
+        "fastapi.requests.Request",
+        "starlette.requests.Request",
+        "fastapi.requests.HTTPConnection",
+        "starlette.requests.HTTPConnection",
+        "fastapi.WebSocket",
+        "fastapi.websockets.WebSocket",
+        "starlette.websockets.WebSocket",
+    }
+)
+#: Unannotated parameter names taken for the request in handlers, middleware and dependencies.
+REQUEST_PARAM_NAMES = frozenset({"request", "req"})
 DEPENDS = frozenset(
     {
         "fastapi.Depends",
