@@ -44,6 +44,12 @@ class UnclosedSession(Rule):
     into are methods of some object (`service.process(db)`), callables held in variables,
     `functools.partial`, and functions of libraries or of modules it could not resolve.
 
+    A new session passed straight to a function of the project that only uses it
+    (`init_labels(SessionLocal(), app)` where `init_labels` neither closes nor keeps its
+    parameter) is flagged too, in any function (also a generator such as a lifespan): nothing
+    can close it afterwards. Silent when that function closes or keeps it, or when it is a
+    library function, a method of some object or anything sessionlint cannot follow.
+
     Passing the session to a plain function is a borrow — the caller still has to close it:
     a function of the project that neither keeps nor closes its parameter
     (`crud.get_user(db, 1)`), a builtin (`print(db)`), or a `logging`, `warnings`, `pprint`,
@@ -146,11 +152,40 @@ class UnclosedSession(Rule):
         file, model, index = ctx.file, ctx.model, ctx.index
         ownership = Ownership(model, file)
         for function in index.nodes(cst.FunctionDef):
+            yield from self._lent_unnamed(ctx, ownership, function)
             if index.own_nodes(function, cst.Yield):
                 continue  # a generator: SL102's business
             tracked = self._tracked(ctx, ownership, function)
             if tracked:
                 yield from self._check_function(ctx, ownership, function, tracked)
+
+    def _lent_unnamed(
+        self, ctx: FileContext, ownership: Ownership, function: cst.FunctionDef
+    ) -> Iterator[Report]:
+        """``process(SessionLocal())``: a new session passed straight to a project function
+        that only uses it (neither closes nor keeps it); nothing can close it afterwards."""
+        file, index = ctx.file, ctx.index
+        for call in index.own_nodes(function, cst.Call):
+            arg = index.parent(call)
+            if not isinstance(arg, cst.Arg) or arg.value is not call or arg.star:
+                continue
+            outer = index.parent(arg)
+            if not isinstance(outer, cst.Call) or outer.func is call:
+                continue
+            kind = ownership.new_session_kind(file, call)
+            if kind is None or not ownership.lent_to_helper(file, outer, arg):
+                continue
+            factory = _short(ctx.module.code_for_node(call))
+            helper = _short(ctx.module.code_for_node(outer.func))
+            prefix = "async with" if kind is Kind.ASYNC else "with"
+            message = f"Create the session with `{prefix} {factory} as db:` and pass `db`"
+            yield Report(
+                call,
+                f"Session `{factory}` passed to `{helper}()` is never closed: `{helper}` only "
+                f"uses it, so its connection stays checked out until garbage collection; "
+                f"use `{prefix} {factory} as db:` and pass `db`",
+                fix=Fix(Applicability.DISPLAY_ONLY, message),
+            )
 
     def _tracked(
         self, ctx: FileContext, ownership: Ownership, function: cst.FunctionDef
