@@ -545,31 +545,35 @@ class Model:
         body, ``self.x: Session = ...``, ``self.x = <a parameter annotated as a session>``,
         ``self.x = <a call that creates a session>`` (``cls.x = ...`` in a classmethod
         likewise). ``None`` assignments do not count; any other assignment makes it unknown."""
-        index = file.index
-        function = index.enclosing_function(expr)
-        if not isinstance(function, cst.FunctionDef):
-            return None
         receiver = expr.value
         assert isinstance(receiver, cst.Name)
-        if not self._is_receiver(file, function, receiver.value):
-            return None
-        cls = index.parent(function)
-        while cls is not None and not isinstance(cls, cst.ClassDef):
-            cls = index.parent(cls)
-        if not isinstance(cls, cst.ClassDef):
+        cls = self._receiver_class(file, receiver)
+        if cls is None:
             return None
         kinds = self._class_attribute_kinds(file, cls, expr.attr.value, 0)
         return kinds.pop() if len(kinds) == 1 else None
 
-    def _is_receiver(self, file: SourceFile, fn: cst.FunctionDef, name: str) -> bool:
-        """``name`` is the first parameter of method ``fn``: ``self`` of a method, ``cls`` of
-        a ``@classmethod``."""
+    def _receiver_class(self, file: SourceFile, name: cst.Name) -> cst.ClassDef | None:
+        """The class whose instance (``self``) or class (``cls``) ``name`` is: the first
+        parameter of a method of that class (of a ``@classmethod`` for ``cls``), also read
+        from a function or lambda nested in the method."""
+        index = file.index
+        bindings = index.lookup(name.value, name)
+        if len(bindings) != 1 or not isinstance(bindings[0].node, cst.Param):
+            return None
+        fn = bindings[0].scope.node
+        if not isinstance(fn, cst.FunctionDef):
+            return None
         params = [*fn.params.posonly_params, *fn.params.params]
-        if not params or params[0].name.value != name:
-            return False
-        if name == "self":
-            return True
-        return "builtins.classmethod" in self.decorator_qualnames(file, fn)
+        if not params or params[0] is not bindings[0].node:
+            return None
+        if name.value == "cls" and "builtins.classmethod" not in self.decorator_qualnames(file, fn):
+            return None
+        if name.value not in ("self", "cls"):
+            return None
+        body = index.parent(fn)
+        cls = index.parent(body) if body is not None else None
+        return cls if isinstance(cls, cst.ClassDef) else None
 
     def _class_attribute_kinds(
         self, file: SourceFile, cls: cst.ClassDef, attr: str, depth: int
@@ -637,12 +641,9 @@ class Model:
                     and isinstance(target.value, cst.Name)
                     and target.value.value in ("self", "cls")
                     and index.is_inside(node, cls)
+                    and self._receiver_class(file, target.value) is cls
                 ):
-                    function = index.enclosing_function(node)
-                    if isinstance(function, cst.FunctionDef) and self._is_receiver(
-                        file, function, target.value.value
-                    ):
-                        yield node
+                    yield node
 
     def binding_kind(self, file: SourceFile, binding: Binding) -> Kind | None:
         """The session kind a binding gives its name."""
