@@ -148,6 +148,8 @@ ADD_ROUTE_METHODS = frozenset({"add_api_route", "add_api_websocket_route"})
 
 ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 OPTIONAL = frozenset({"typing.Optional", "typing_extensions.Optional"})
+#: ``ClassVar[X]`` in a class body declares a class attribute of type X.
+CLASSVAR = frozenset({"typing.ClassVar", "typing_extensions.ClassVar"})
 UNION = frozenset({"typing.Union", "typing_extensions.Union"})
 TYPE_ALIAS = frozenset({"typing.TypeAlias", "typing_extensions.TypeAlias"})
 GENERATOR_TYPES = frozenset(

@@ -866,7 +866,7 @@ class Model:
             elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
             if not elements:
                 return None
-            if base in names.ANNOTATED or base in names.OPTIONAL:
+            if base in names.ANNOTATED or base in names.OPTIONAL or base in names.CLASSVAR:
                 return self.annotation_kind(file, elements[0], at_node, classes)
             if base not in names.UNION:
                 return None
