@@ -25,9 +25,9 @@ class BlockingSessionInAsync(Rule):
     The session may be a parameter (annotated, `Annotated[Session, Depends(...)]`, a type
     alias, or a default such as `db=SessionDep` where `SessionDep = Depends(get_db)`), a local,
     `self.<name>` (or `cls.<name>` in a `@classmethod`) that the class or a project base class
-    declares (`session: Session`), assigns a session in its body (`session = SessionLocal()`)
-    or stores in a method (`self.session = db` with `db: Session`, `cls.session =
-    SessionLocal()`), or request state — `request.state.<name>`,
+    declares (`session: Session`, `ClassVar[Session]`), assigns a session in its body
+    (`session = SessionLocal()`) or stores in a method (`self.session = db` with
+    `db: Session`, `cls.session = SessionLocal()`), or request state — `request.state.<name>`,
     `request.scope["state"]["<name>"]`, `scope["state"]["<name>"]` — when an HTTP middleware,
     a pure ASGI middleware (`async def __call__(self, scope, receive, send)`) or a dependency
     of the project stores a sync session there (so a `request.state.db.close()` in an `async
