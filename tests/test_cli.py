@@ -155,6 +155,32 @@ def test_verbose_names_the_versions(shop: Path) -> None:
     assert "pyproject.toml" in result.stderr
 
 
+def test_verbose_says_whether_the_project_runs_on_fastapi_and_counts_code_kinds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastAPI only in a dev requirements file: SL305/SL402 stay silent, and -v says why.
+    root = write_tree(
+        tmp_path / "svc",
+        {
+            "requirements.txt": "sqlalchemy==2.0.36\n",
+            "requirements-dev.txt": "fastapi==0.115.6\npytest\n",
+            "svc/__init__.py": "",
+            "svc/db.py": "from sqlalchemy.orm import sessionmaker\n\nFactory = sessionmaker()\n",
+            "tests/test_db.py": "from svc.db import Factory\n",
+            "migrations/versions/0001_init.py": "from alembic import op\n",
+        },
+    )
+    monkeypatch.chdir(root)
+    result = run("check", "-v", "--quiet", ".")
+    assert "Runs on FastAPI: no (not a runtime dependency in " in result.stderr
+    assert "requirements.txt" in result.stderr
+    assert "Files checked: 2 app, 1 test, 1 migration, 0 script" in result.stderr
+    (root / "requirements.txt").write_text("sqlalchemy==2.0.36\nfastapi==0.115.6\n")
+    result = run("check", "-v", "--quiet", ".")
+    assert "Runs on FastAPI: yes (a runtime dependency in " in result.stderr
+    assert "Runs on FastAPI" not in run("check", "--quiet", ".").stderr
+
+
 # -- standard input ----------------------------------------------------------------------------
 
 

@@ -56,15 +56,17 @@ def fix(source: str, code: str, **kwargs: str) -> str:
     return outcome.output_text
 
 
-def assert_fixed(before: str, after: str, code: str, header: str = SYNC_HEADER) -> None:
+def assert_fixed(
+    before: str, after: str, code: str, header: str = SYNC_HEADER, **kwargs: str
+) -> None:
     before = header + textwrap.dedent(before)
     after = header + textwrap.dedent(after)
-    fixed = fix(before, code)
+    fixed = fix(before, code, **kwargs)
     assert fixed == after
     cst.parse_module(fixed)  # still valid Python
     compile(fixed, PATH, "exec")  # ``yield``/``await`` where they are allowed
-    assert _findings(fixed, code) == []
-    again = fix_source(fixed, PATH, unsafe=True, select=[code])
+    assert _findings(fixed, code, **kwargs) == []
+    again = fix_source(fixed, PATH, unsafe=True, select=[code], **kwargs)
     assert again.output_text == fixed  # idempotent
 
 
@@ -437,7 +439,7 @@ def test_sl104_fix_async_session_uses_async_with() -> None:
 
 
 @pytest.mark.parametrize(
-    "source",
+    ("before", "after"),
     [
         pytest.param(
             """
@@ -445,19 +447,127 @@ def test_sl104_fix_async_session_uses_async_with() -> None:
                 if flag:
                     db = SessionLocal()
                 else:
-                    db = SessionLocal()
-                return db.execute(text("SELECT 1")).scalar_one()
+                    db = Session(bind=SessionLocal.kw["bind"])
+                # count the users
+                n = db.execute(text("SELECT count(*) FROM users")).scalar_one()
+                return n
             """,
-            id="two-creations",
+            """
+            def count(flag: bool) -> int:
+                if flag:
+                    db = SessionLocal()
+                else:
+                    db = Session(bind=SessionLocal.kw["bind"])
+                # count the users
+                try:
+                    n = db.execute(text("SELECT count(*) FROM users")).scalar_one()
+                    return n
+                finally:
+                    db.close()
+            """,
+            id="created-in-every-branch",
         ),
         pytest.param(
             """
             def count() -> int:
                 db = SessionLocal(); n = db.execute(text("SELECT 1")).scalar_one()
-                return n
+                return n + db.execute(text("SELECT 2")).scalar_one()
+            """,
+            """
+            def count() -> int:
+                db = SessionLocal(); n = db.execute(text("SELECT 1")).scalar_one()
+                try:
+                    return n + db.execute(text("SELECT 2")).scalar_one()
+                finally:
+                    db.close()
             """,
             id="not-a-statement-of-its-own",
         ),
+        pytest.param(
+            """
+            def serve() -> None:
+                db = SessionLocal(); row = db.execute(text("SELECT port FROM settings")).first()
+                if row is None:
+                    return
+                db.close()
+                import uvicorn
+
+                uvicorn.run(app, port=row.port)
+            """,
+            """
+            def serve() -> None:
+                db = SessionLocal(); row = db.execute(text("SELECT port FROM settings")).first()
+                try:
+                    if row is None:
+                        return
+                finally:
+                    db.close()
+                import uvicorn
+
+                uvicorn.run(app, port=row.port)
+            """,
+            id="finally-ends-at-the-explicit-close-not-the-function-end",
+        ),
+    ],
+)
+def test_sl104_try_finally_fix(before: str, after: str) -> None:
+    # Where ``with <factory>() as name:`` cannot be formed, the session is closed in
+    # ``finally:``; the ``try`` holds the connection no longer than the original did.
+    assert_fixed(before, after, "SL104")
+
+
+def test_sl104_try_finally_fix_before_sqlalchemy_14() -> None:
+    # Sessions became context managers in SQLAlchemy 1.4; ``try``/``finally`` works before.
+    assert_fixed(
+        """
+        def count() -> int:
+            db = SessionLocal()
+            return db.execute(text("SELECT 1")).scalar_one()
+        """,
+        """
+        def count() -> int:
+            db = SessionLocal()
+            try:
+                return db.execute(text("SELECT 1")).scalar_one()
+            finally:
+                db.close()
+        """,
+        "SL104",
+        target_sqlalchemy="1.3",
+    )
+
+
+def test_sl104_try_finally_fix_async_session_awaits_close() -> None:
+    assert_fixed(
+        """
+        async def count(flag: bool) -> int:
+            if flag:
+                db = AsyncSessionLocal()
+            else:
+                db = AsyncSession(engine)
+            result = await db.execute(text("SELECT count(*) FROM users"))
+            return result.scalar_one()
+        """,
+        """
+        async def count(flag: bool) -> int:
+            if flag:
+                db = AsyncSessionLocal()
+            else:
+                db = AsyncSession(engine)
+            try:
+                result = await db.execute(text("SELECT count(*) FROM users"))
+                return result.scalar_one()
+            finally:
+                await db.close()
+        """,
+        "SL104",
+        ASYNC_HEADER,
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
         pytest.param(
             """
             def count(flag: bool) -> None:
@@ -468,20 +578,55 @@ def test_sl104_fix_async_session_uses_async_with() -> None:
             """,
             id="used-outside-its-block",
         ),
+        pytest.param(
+            """
+            def count(flag: bool) -> int:
+                if flag:
+                    db = SessionLocal()
+                elif not flag:
+                    db = SessionLocal()
+                return db.execute(text("SELECT 1")).scalar_one()
+            """,
+            id="no-else-branch",
+        ),
+        pytest.param(
+            """
+            def count(ids: list[int]) -> int:
+                for i in ids:
+                    if i:
+                        db = SessionLocal()
+                    else:
+                        db = SessionLocal()
+                        continue
+                    db.execute(text("SELECT 1"))
+                return 0
+            """,
+            id="a-branch-leaves-early",
+        ),
+        pytest.param(
+            """
+            def count(flag: bool) -> int:
+                db = SessionLocal()
+                if flag:
+                    db = SessionLocal()
+                return db.execute(text("SELECT 1")).scalar_one()
+            """,
+            id="reassigned-in-a-branch",
+        ),
     ],
 )
 def test_sl104_fix_only_displayed(source: str) -> None:
     assert_display_only(source, "SL104")
 
 
-def test_sl104_fix_only_displayed_before_sqlalchemy_14() -> None:
-    # Sessions became context managers in SQLAlchemy 1.4.
+def test_sl104_fix_only_displayed_for_an_async_session_in_a_sync_function() -> None:
+    # ``close()`` of an AsyncSession is a coroutine that a sync function cannot await.
     source = """
-        def count() -> int:
-            db = SessionLocal()
-            return db.execute(text("SELECT 1")).scalar_one()
+        def count() -> None:
+            db = AsyncSessionLocal()
+            db.sync_session.execute(text("SELECT 1"))
         """
-    assert_display_only(source, "SL104", target_sqlalchemy="1.3")
+    assert_display_only(source, "SL104", ASYNC_HEADER)
 
 
 # -- SL106 dependency-swallows-exception -------------------------------------------------------

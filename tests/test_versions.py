@@ -131,6 +131,25 @@ def test_describe() -> None:
     assert "SQLAlchemy" in lines[1] and "unknown" in lines[1] and "2.0" in lines[1]
 
 
+def test_describe_runtime() -> None:
+    listed = TargetVersions(None, None, UNKNOWN_SOURCE, UNKNOWN_SOURCE, True, "/p/requirements.txt")
+    assert listed.describe_runtime(True) == (
+        "Runs on FastAPI: yes (a runtime dependency in /p/requirements.txt)"
+    )
+    dev_only = TargetVersions(
+        None, None, UNKNOWN_SOURCE, UNKNOWN_SOURCE, False, "/p/pyproject.toml"
+    )
+    assert dev_only.describe_runtime(False).startswith(
+        "Runs on FastAPI: no (not a runtime dependency in /p/pyproject.toml"
+    )
+    assert UNKNOWN.describe_runtime(True) == (
+        "Runs on FastAPI: yes (no dependency metadata; application code imports fastapi)"
+    )
+    assert UNKNOWN.describe_runtime(False) == (
+        "Runs on FastAPI: no (no dependency metadata; application code does not import fastapi)"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Overrides
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gc
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,11 @@ class LintResult:
     files_checked: int = 0
     #: The target versions assumed, per project root (for ``-v``).
     versions: dict[str, TargetVersions] = field(default_factory=dict)
+    #: Per project root, for ``-v``: whether it counts as running on FastAPI
+    #: (:meth:`Model.uses_fastapi`), and how many checked files are test code, migrations,
+    #: scripts or application code (``"app"``, ``"test"``, ``"migration"``, ``"script"``).
+    uses_fastapi: dict[str, bool] = field(default_factory=dict)
+    code_kinds: dict[str, Counter[str]] = field(default_factory=dict)
     #: Files not analysed although CPython accepts them (LibCST cannot parse them): not a
     #: finding, printed as a warning (``path:line:column: not analysed: reason``).
     notices: list[str] = field(default_factory=list)
@@ -322,7 +328,13 @@ def lint_paths(
         advance()
         versions = detector.for_path(path)
         if owner is not None and owner.root is not None:
-            result.versions.setdefault(str(owner.root), versions)
+            root = str(owner.root)
+            result.versions.setdefault(root, versions)
+            if owner_model is not None and isinstance(source, SourceFile):
+                if root not in result.uses_fastapi:
+                    result.uses_fastapi[root] = owner_model.uses_fastapi(versions)
+                kind = owner_model.code_kind(source).name.lower()
+                result.code_kinds.setdefault(root, Counter())[kind] += 1
         diagnostics, errors = _lint_one(source, str(path), path, owner_model, versions, cfg, rules)
         notice = not_analysed(str(path), source)
         if notice is not None:

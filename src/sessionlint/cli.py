@@ -348,6 +348,12 @@ def _print_versions(result: LintResult) -> None:
         click.echo(f"sessionlint: project {root}:", err=True)
         for line in versions.describe().splitlines():
             click.echo(f"  {line}", err=True)
+        if root in result.uses_fastapi:
+            click.echo(f"  {versions.describe_runtime(result.uses_fastapi[root])}", err=True)
+        kinds = result.code_kinds.get(root)
+        if kinds:
+            counts = ", ".join(f"{kinds[k]} {k}" for k in ("app", "test", "migration", "script"))
+            click.echo(f"  Files checked: {counts} (request-time rules skip all but app)", err=True)
 
 
 # -- standard input, --force-exclude, the progress bar --------------------------------------

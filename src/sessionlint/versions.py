@@ -50,7 +50,7 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -114,6 +114,9 @@ class TargetVersions:
     #: one (False: absent, or only in a dev/test/docs extra or group), or there is no
     #: dependency metadata / it cannot be read (None).
     fastapi_runtime: bool | None = None
+    #: The dependency metadata files that decided :attr:`fastapi_runtime` (for ``-v``; not
+    #: part of equality: it changes no answer).
+    fastapi_runtime_source: str = field(default="", compare=False)
 
     @classmethod
     def of(
@@ -179,6 +182,23 @@ class TargetVersions:
                 ),
             ]
         )
+
+    def describe_runtime(self, uses_fastapi: bool) -> str:
+        """One line for ``sessionlint check -v``: whether the project counts as running on
+        FastAPI (SL305 and SL402 apply only then) and why."""
+        verdict = "yes" if uses_fastapi else "no"
+        where = self.fastapi_runtime_source or "the dependency metadata"
+        if self.fastapi_runtime is True:
+            why = f"a runtime dependency in {where}"
+        elif self.fastapi_runtime is False:
+            why = f"not a runtime dependency in {where} (absent, or development only)"
+        else:
+            metadata = (
+                f"{where} cannot tell" if self.fastapi_runtime_source else "no dependency metadata"
+            )
+            found = "imports" if uses_fastapi else "does not import"
+            why = f"{metadata}; application code {found} fastapi"
+        return f"Runs on FastAPI: {verdict} ({why})"
 
 
 def _at_least(current: Version | None, version: str | Version) -> bool:
@@ -699,6 +719,8 @@ class _DirInfo:
     #: This directory holds dependency metadata (which then decides ``fastapi_runtime``).
     metadata: bool = False
     fastapi_runtime: bool | None = None
+    #: The files whose metadata voted on ``fastapi_runtime``.
+    runtime_source: str = ""
 
 
 _EMPTY_DIR = _DirInfo(detected={}, config=None)
@@ -737,6 +759,7 @@ def _scan_directory(directory: Path) -> _DirInfo:
     # 2. pyproject.toml: lowest admitted version; also the [tool.sessionlint] overrides.
     config: dict[str, _Found] | None = None
     votes: list[_Runtime] = []
+    voters: list[str] = []
     if has("pyproject.toml"):
         path = directory / "pyproject.toml"
         data = _load_toml(path)
@@ -745,6 +768,8 @@ def _scan_directory(directory: Path) -> _DirInfo:
             fill({p: f for p in _PACKAGES if (f := _pick(groups, p)) is not None})
             config = _config_overrides(data, path)
             votes += _pyproject_runtime(data, path)
+            if votes:
+                voters.append(str(path))
 
     # 3. requirements*.txt (requirements.txt first), then requirements/*.txt.
     names = sorted(
@@ -758,14 +783,20 @@ def _scan_directory(directory: Path) -> _DirInfo:
     if missing:
         groups = [_requirements_group(p) for p in paths]
         fill({p: f for p in missing if (f := _pick(groups, p)) is not None})
-    votes += _requirements_runtime(paths)
-    votes += _setup_runtime(directory, has)
+    for path in paths:
+        found = _requirements_runtime([path])
+        votes += found
+        if found:
+            voters.append(str(path))
+    votes += _setup_runtime(directory, has)  # one vote per file present
+    voters += [str(directory / n) for n in ("setup.py", "setup.cfg") if has(n)]
 
     return _DirInfo(
         detected=detected,
         config=config,
         metadata=bool(votes),
         fastapi_runtime=_combine(votes) if votes else None,
+        runtime_source=", ".join(voters),
     )
 
 
@@ -833,6 +864,7 @@ class VersionDetector:
         config: Mapping[str, _Found] | None = None
         runtime_decided = False
         runtime: bool | None = None
+        runtime_source = ""
         for directory in (start, *start.parents):
             info = self._dir_info(directory)
             if config is None:
@@ -841,6 +873,7 @@ class VersionDetector:
                 detected.setdefault(package, found)  # the nearest directory giving a version
             if not runtime_decided and info.metadata:
                 runtime_decided, runtime = True, info.fastapi_runtime
+                runtime_source = info.runtime_source
             if config is not None and len(detected) == len(_PACKAGES) and runtime_decided:
                 break
 
@@ -858,4 +891,5 @@ class VersionDetector:
             fastapi_source=UNKNOWN_SOURCE if fa is None else fa[1],
             sqlalchemy_source=UNKNOWN_SOURCE if sa is None else sa[1],
             fastapi_runtime=runtime,
+            fastapi_runtime_source=runtime_source,
         )

@@ -116,6 +116,21 @@ DML_CONSTRUCTORS = frozenset(
 
 FASTAPI_APPS = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI"})
 FASTAPI_ROUTERS = frozenset({"fastapi.APIRouter", "fastapi.routing.APIRouter"})
+#: The request objects whose ``.state`` a middleware or dependency can fill.
+REQUESTS = frozenset(
+    {
+        "fastapi.Request",
+        "fastapi.requests.Request",
+        "starlette.requests.Request",
+        "fastapi.requests.HTTPConnection",
+        "starlette.requests.HTTPConnection",
+        "fastapi.WebSocket",
+        "fastapi.websockets.WebSocket",
+        "starlette.websockets.WebSocket",
+    }
+)
+#: Unannotated parameter names taken for the request in handlers, middleware and dependencies.
+REQUEST_PARAM_NAMES = frozenset({"request", "req"})
 DEPENDS = frozenset(
     {
         "fastapi.Depends",
@@ -133,6 +148,8 @@ ADD_ROUTE_METHODS = frozenset({"add_api_route", "add_api_websocket_route"})
 
 ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 OPTIONAL = frozenset({"typing.Optional", "typing_extensions.Optional"})
+#: ``ClassVar[X]`` in a class body declares a class attribute of type X.
+CLASSVAR = frozenset({"typing.ClassVar", "typing_extensions.ClassVar"})
 UNION = frozenset({"typing.Union", "typing_extensions.Union"})
 TYPE_ALIAS = frozenset({"typing.TypeAlias", "typing_extensions.TypeAlias"})
 GENERATOR_TYPES = frozenset(

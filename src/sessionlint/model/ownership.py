@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from sessionlint.model import names
-from sessionlint.model.index import ModuleIndex
+from sessionlint.model.index import ModuleIndex, dotted_name
 from sessionlint.model.names import Kind
 from sessionlint.model.project import SourceFile
 from sessionlint.model.semantic import Def, External, Model
@@ -229,6 +229,60 @@ class Ownership:
             self._param_fates[key] = fate
         return model.function_info(helper_file, helper).provides if fate is Fate.USE else None
 
+    def constructed_sessions(self, file: SourceFile, call: cst.Call) -> list[str]:
+        """The attributes that ``call``, a call of a project class, fills with a new session
+        on construction: ``self.<attr> = <new session>`` in its ``__init__`` (``self.session =
+        AsyncSession(engine)``, ``self.db = SessionLocal()``), or in a project base class's
+        ``__init__`` that runs (no own ``__init__``, or one calling ``super().__init__``)."""
+        target = self.model.callee(file, call)
+        if not isinstance(target, Def) or not isinstance(target.binding.node, cst.ClassDef):
+            return []
+        return sorted(self._init_sessions(target.file, target.binding.node, 0))
+
+    def _init_sessions(self, file: SourceFile, cls: cst.ClassDef, depth: int) -> set[str]:
+        index = file.index
+        found: set[str] = set()
+        inherited = True
+        init = index.scopes[cls].bindings.get("__init__")
+        if init and isinstance(init[-1].node, cst.FunctionDef):
+            function = init[-1].node
+            assigns: list[cst.Assign | cst.AnnAssign] = [
+                *index.own_nodes(function, cst.Assign),
+                *index.own_nodes(function, cst.AnnAssign),
+            ]
+            for assign in assigns:
+                value = assign.value
+                if not isinstance(value, cst.Call) or self.new_session_kind(file, value) is None:
+                    continue
+                targets: list[cst.BaseExpression] = (
+                    [t.target for t in assign.targets]
+                    if isinstance(assign, cst.Assign)
+                    else [assign.target]
+                )
+                for assigned in targets:
+                    if (
+                        isinstance(assigned, cst.Attribute)
+                        and isinstance(assigned.value, cst.Name)
+                        and assigned.value.value == "self"
+                    ):
+                        found.add(assigned.attr.value)
+            inherited = any(
+                isinstance(c.func, cst.Attribute)
+                and c.func.attr.value == "__init__"
+                and isinstance(c.func.value, cst.Call)
+                and dotted_name(c.func.value.func) == "super"
+                for c in index.own_nodes(function, cst.Call)
+            )
+        if not inherited or depth >= _MAX_DEPTH:
+            return found
+        for base in cls.bases:
+            if base.keyword is not None:
+                continue
+            base_class = self.model.resolve(file, base.value, cls)
+            if isinstance(base_class, Def) and isinstance(base_class.binding.node, cst.ClassDef):
+                found |= self._init_sessions(base_class.file, base_class.binding.node, depth + 1)
+        return found
+
     def _hands_out_new(self, file: SourceFile, function: cst.FunctionDef) -> bool:
         model, index = self.model, file.index
         if (
@@ -348,6 +402,15 @@ class Ownership:
                 return self.param_fate(target.file, node, param, depth + 1), call
         # A project class, a callable held in a variable, a method of some object: unknown.
         return Fate.ESCAPE, call
+
+    def lent_to_helper(self, file: SourceFile, call: cst.Call, arg: cst.Arg) -> bool:
+        """``arg`` of ``call`` goes to a function of the project that only uses it: it
+        neither closes nor keeps it (:meth:`param_fate` is USE), so the caller still owns
+        it. Unknown callables, methods of objects and library functions answer False."""
+        target = self.model.resolve(file, call.func, call)
+        if not isinstance(target, Def) or not isinstance(target.binding.node, cst.FunctionDef):
+            return False
+        return self._argument_fate(file, call, arg, 0)[0] is Fate.USE
 
     def param_fate(
         self, file: SourceFile, function: cst.FunctionDef, param: str, depth: int = 0

@@ -140,17 +140,19 @@ def is_load(index: ModuleIndex, node: cst.Name) -> bool:
     return getattr(parent, "name", None) is not node and getattr(parent, "target", None) is not node
 
 
-def _request_state_attr(node: cst.CSTNode) -> str | None:
-    """``<name>`` of ``request.state.<name>`` (any plain name for the request), else None;
-    ``request.app.state.<name>`` is the app's shared state, not the request's."""
-    if (
-        isinstance(node, cst.Attribute)
-        and isinstance(node.value, cst.Attribute)
-        and node.value.attr.value == "state"
-        and isinstance(node.value.value, cst.Name)
-    ):
-        return node.attr.value
+def _string_key(node: cst.Subscript) -> str | None:
+    """``"<key>"`` of ``x["<key>"]`` (one plain string index), else None."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    key = node.slice[0].slice.value
+    if isinstance(key, cst.SimpleString):
+        value = key.evaluated_value
+        return value if isinstance(value, str) else None
     return None
+
+
+def _is_none(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
 
 
 def _mentions(node: cst.CSTNode, dotted: str) -> bool:
@@ -378,6 +380,9 @@ class Model:
             return None
         if isinstance(expr, cst.Attribute):
             return self._attribute_kind(file, expr)
+        if isinstance(expr, cst.Subscript):
+            name = self.request_state_name(file, expr)
+            return self.request_state_kind(name) if name is not None else None
         return None
 
     def _name_kind(self, file: SourceFile, expr: cst.Name) -> Kind | None:
@@ -387,37 +392,136 @@ class Model:
         target = self.resolve(file, expr)
         if isinstance(target, Def):
             return self.binding_kind(target.file, target.binding)
-        if isinstance(expr.value, cst.Name) and expr.value.value == "self":
+        if isinstance(expr.value, cst.Name) and expr.value.value in ("self", "cls"):
             return self._self_attribute_kind(file, expr)
-        if _request_state_attr(expr) is not None:
-            owner = expr.value
-            assert isinstance(owner, cst.Attribute)
-            if not self.is_app_or_router(file, owner.value):  # ``app.state`` is shared
-                return self.request_state_kind(expr.attr.value)
+        name = self.request_state_name(file, expr)
+        if name is not None:
+            return self.request_state_kind(name)
         return None
 
+    # -- request state ----------------------------------------------------------------------
+    def request_state_name(self, file: SourceFile, expr: cst.BaseExpression) -> str | None:
+        """``<name>`` when ``expr`` is the per-request state slot ``<request>.state.<name>``,
+        ``<request>.scope["state"]["<name>"]`` or ``<scope>["state"]["<name>"]`` (also
+        ``<scope>.setdefault("state", {})["<name>"]``), where ``<request>`` is a request
+        (:meth:`is_request`) and ``<scope>`` the ``scope`` parameter of an ASGI callable;
+        else None. ``app.state`` and ``request.app.state`` are the app's shared state, not
+        the request's, and ``thing.state.db`` of some other object is not request state."""
+        if isinstance(expr, cst.Attribute):
+            owner = expr.value
+            if (
+                isinstance(owner, cst.Attribute)
+                and owner.attr.value == "state"
+                and self.is_request(file, owner.value)
+            ):
+                return expr.attr.value
+            return None
+        if not isinstance(expr, cst.Subscript):
+            return None
+        name = _string_key(expr)
+        state = expr.value
+        if name is None:
+            return None
+        if isinstance(state, cst.Subscript):
+            if _string_key(state) != "state":
+                return None
+            scope = state.value
+        elif isinstance(state, cst.Call):
+            method = method_call(state)
+            positional, _ = call_args(state)
+            if (
+                method is None
+                or method[1] != "setdefault"
+                or not positional
+                or not isinstance(positional[0], cst.SimpleString)
+                or positional[0].evaluated_value != "state"
+            ):
+                return None
+            scope = method[0]
+        else:
+            return None
+        if isinstance(scope, cst.Attribute) and scope.attr.value == "scope":
+            return name if self.is_request(file, scope.value) else None
+        return name if self._is_asgi_scope(file, scope) else None
+
+    def is_request(self, file: SourceFile, expr: cst.BaseExpression) -> bool:
+        """``expr`` names a request: a parameter annotated ``Request`` / ``HTTPConnection`` /
+        ``WebSocket`` of FastAPI or Starlette (any import spelling or alias), or an
+        unannotated parameter named ``request`` / ``req`` of a route handler, an HTTP
+        middleware or a dependency."""
+        if not isinstance(expr, cst.Name):
+            return False
+        bindings = file.index.lookup(expr.value, expr)
+        if len(bindings) != 1 or not isinstance(bindings[0].node, cst.Param):
+            return False
+        binding = bindings[0]
+        if binding.annotation is not None:
+            annotation = binding.annotation
+            if isinstance(annotation, cst.SimpleString):
+                return False
+            return self.qualname(file, annotation, binding.node) in names.REQUESTS
+        function = binding.scope.node
+        return (
+            expr.value in names.REQUEST_PARAM_NAMES
+            and isinstance(function, cst.FunctionDef)
+            and (
+                self.is_route_handler(file, function)
+                or self._is_http_middleware(file, function)
+                or self.is_dependency(file, function)
+            )
+        )
+
+    def _is_asgi_scope(self, file: SourceFile, expr: cst.BaseExpression) -> bool:
+        """``expr`` is the ``scope`` parameter of an ASGI callable: ``async def
+        __call__(self, scope, receive, send)`` or ``async def app(scope, receive, send)``."""
+        if not isinstance(expr, cst.Name):
+            return False
+        bindings = file.index.lookup(expr.value, expr)
+        if len(bindings) != 1 or not isinstance(bindings[0].node, cst.Param):
+            return False
+        function = bindings[0].scope.node
+        return isinstance(function, cst.FunctionDef) and self._is_asgi_callable(
+            function, expr.value
+        )
+
+    @staticmethod
+    def _is_asgi_callable(fn: cst.FunctionDef, scope: str = "scope") -> bool:
+        """``async def __call__(self, scope, receive, send)`` / ``async def app(scope,
+        receive, send)``: a pure ASGI application or middleware."""
+        if fn.asynchronous is None:
+            return False
+        params = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
+        if params[:1] == ["self"]:
+            params = params[1:]
+        return len(params) == 3 and params[0] == scope and params[1:] == ["receive", "send"]
+
     def request_state_kind(self, name: str) -> Kind | None:
-        """The session kind ``request.state.<name>`` holds in this project: the one kind of
-        session that an HTTP middleware (``@app.middleware("http")``, a ``dispatch`` method)
-        or a dependency of the project assigns to it; else None."""
+        """The session kind request state ``<name>`` holds in this project: the one kind of
+        session that an HTTP middleware (``@app.middleware("http")``, a ``dispatch`` method),
+        a pure ASGI middleware (``scope["state"]["<name>"] = ...`` in ``async def
+        __call__(self, scope, receive, send)``) or a dependency of the project assigns to it
+        (``None`` assignments aside); else None. Starlette keeps ``request.state`` in
+        ``scope["state"]``, so both spellings name the same slot."""
         if name not in self._state_kinds:
             self._state_kinds[name] = None  # provisional: cuts recursion
             kinds: set[Kind | None] = set()
-            for other in self.files_mentioning(f"state.{name}"):
+            for other in self.files_mentioning("state", name):
                 for assign in other.index.nodes(cst.Assign):
-                    if not any(_request_state_attr(t.target) == name for t in assign.targets):
+                    if not any(
+                        self.request_state_name(other, t.target) == name for t in assign.targets
+                    ):
+                        continue
+                    value = assign.value
+                    if isinstance(value, cst.Name) and value.value == "None":
                         continue
                     function = other.index.enclosing_function(assign)
                     if not isinstance(function, cst.FunctionDef) or not (
                         self._is_http_middleware(other, function)
+                        or self._is_asgi_callable(function)
                         or self.is_dependency(other, function)
                     ):
                         continue
-                    value = assign.value
-                    created = (
-                        self.creation_kind(other, value) if isinstance(value, cst.Call) else None
-                    )
-                    kinds.add(created)
+                    kinds.add(self.session_kind(other, value))
             self._state_kinds[name] = kinds.pop() if len(kinds) == 1 else None
         return self._state_kinds[name]
 
@@ -436,36 +540,64 @@ class Model:
         )
 
     def _self_attribute_kind(self, file: SourceFile, expr: cst.Attribute) -> Kind | None:
-        """``self.x`` whose type the class declares: ``x: Session`` in the class body,
-        ``self.x: Session = ...``, or ``self.x = <a parameter annotated as a session>``."""
-        index = file.index
-        function = index.enclosing_function(expr)
-        cls = index.parent(function) if function is not None else None
-        while cls is not None and not isinstance(cls, cst.ClassDef):
-            cls = index.parent(cls)
-        if not isinstance(cls, cst.ClassDef):
+        """``self.x`` (in a method) or ``cls.x`` (in a ``@classmethod``) whose type the class,
+        or a project base class, gives: ``x: Session`` or ``x = SessionLocal()`` in the class
+        body, ``self.x: Session = ...``, ``self.x = <a parameter annotated as a session>``,
+        ``self.x = <a call that creates a session>`` (``cls.x = ...`` in a classmethod
+        likewise). ``None`` assignments do not count; any other assignment makes it unknown."""
+        receiver = expr.value
+        assert isinstance(receiver, cst.Name)
+        cls = self._receiver_class(file, receiver)
+        if cls is None:
             return None
         kinds = self._class_attribute_kinds(file, cls, expr.attr.value, 0)
         return kinds.pop() if len(kinds) == 1 else None
 
+    def _receiver_class(self, file: SourceFile, name: cst.Name) -> cst.ClassDef | None:
+        """The class whose instance (``self``) or class (``cls``) ``name`` is: the first
+        parameter of a method of that class (of a ``@classmethod`` for ``cls``), also read
+        from a function or lambda nested in the method."""
+        index = file.index
+        bindings = index.lookup(name.value, name)
+        if len(bindings) != 1 or not isinstance(bindings[0].node, cst.Param):
+            return None
+        fn = bindings[0].scope.node
+        if not isinstance(fn, cst.FunctionDef):
+            return None
+        params = [*fn.params.posonly_params, *fn.params.params]
+        if not params or params[0] is not bindings[0].node:
+            return None
+        if name.value == "cls" and "builtins.classmethod" not in self.decorator_qualnames(file, fn):
+            return None
+        if name.value not in ("self", "cls"):
+            return None
+        body = index.parent(fn)
+        cls = index.parent(body) if body is not None else None
+        return cls if isinstance(cls, cst.ClassDef) else None
+
     def _class_attribute_kinds(
         self, file: SourceFile, cls: cst.ClassDef, attr: str, depth: int
     ) -> set[Kind | None]:
-        """The session kinds ``cls`` gives ``self.<attr>``; when the class itself neither
-        declares nor assigns it, those of its project base classes (``class UserRepo(BaseRepo)``
-        where ``BaseRepo.__init__`` stores the session), across modules."""
+        """The session kinds ``cls`` gives ``self.<attr>`` / ``cls.<attr>``; when the class
+        itself neither declares nor assigns it, those of its project base classes
+        (``class UserRepo(BaseRepo)`` where ``BaseRepo.__init__`` stores the session), across
+        modules."""
         index = file.index
         kinds: set[Kind | None] = set()
         for binding in index.scopes[cls].bindings.get(attr, []):
             if binding.annotation is not None:
                 kinds.add(self.annotation_kind(file, binding.annotation, binding.node))
+            elif (
+                isinstance(binding.node, cst.Assign)
+                and binding.value is not None
+                and not _is_none(binding.value)
+            ):
+                kinds.add(self._assigned_kind(file, binding.value))
         for assign in self._self_assignments(file, cls, attr):
             if isinstance(assign, cst.AnnAssign):
                 kinds.add(self.annotation_kind(file, assign.annotation.annotation, assign))
-            elif isinstance(assign, cst.Assign) and isinstance(assign.value, cst.Name):
-                kinds.add(self.session_kind(file, assign.value))
-            else:
-                kinds.add(None)
+            elif not _is_none(assign.value):
+                kinds.add(self._assigned_kind(file, assign.value))
         if kinds or depth >= _MAX_DEPTH:
             return kinds
         for base in cls.bases:
@@ -478,9 +610,20 @@ class Model:
                 )
         return kinds
 
+    def _assigned_kind(self, file: SourceFile, value: cst.BaseExpression) -> Kind | None:
+        """The session kind an attribute assignment stores: a name that holds a session (a
+        parameter annotated as one) or a call that creates one; else None (unknown)."""
+        if isinstance(value, cst.Name):
+            return self.session_kind(file, value)
+        if isinstance(value, cst.Call):
+            return self.creation_kind(file, value)
+        return None
+
     def _self_assignments(
         self, file: SourceFile, cls: cst.ClassDef, attr: str
     ) -> Iterator[cst.Assign | cst.AnnAssign]:
+        """Assignments to ``self.<attr>`` in the methods of ``cls`` and to ``cls.<attr>`` in
+        its classmethods."""
         index = file.index
         nodes: list[cst.Assign | cst.AnnAssign] = [
             *index.nodes(cst.Assign),
@@ -496,8 +639,9 @@ class Model:
                     isinstance(target, cst.Attribute)
                     and target.attr.value == attr
                     and isinstance(target.value, cst.Name)
-                    and target.value.value == "self"
+                    and target.value.value in ("self", "cls")
                     and index.is_inside(node, cls)
+                    and self._receiver_class(file, target.value) is cls
                 ):
                     yield node
 
@@ -722,7 +866,7 @@ class Model:
             elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
             if not elements:
                 return None
-            if base in names.ANNOTATED or base in names.OPTIONAL:
+            if base in names.ANNOTATED or base in names.OPTIONAL or base in names.CLASSVAR:
                 return self.annotation_kind(file, elements[0], at_node, classes)
             if base not in names.UNION:
                 return None

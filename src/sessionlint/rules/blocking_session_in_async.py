@@ -24,10 +24,18 @@ class BlockingSessionInAsync(Rule):
 
     The session may be a parameter (annotated, `Annotated[Session, Depends(...)]`, a type
     alias, or a default such as `db=SessionDep` where `SessionDep = Depends(get_db)`), a local,
-    `self.<name>` declared by the class or a project base class, or `request.state.<name>`
-    when an HTTP middleware or dependency of the project stores a sync session there (so a
-    `request.state.db.close()` in an `async def` middleware is reported too). Like every rule
-    about request-time harm, it is silent in test code, migrations and scripts.
+    `self.<name>` (or `cls.<name>` in a `@classmethod`) that the class or a project base class
+    declares (`session: Session`, `ClassVar[Session]`), assigns a session in its body
+    (`session = SessionLocal()`) or stores in a method (`self.session = db` with
+    `db: Session`, `cls.session = SessionLocal()`), or request state — `request.state.<name>`,
+    `request.scope["state"]["<name>"]`, `scope["state"]["<name>"]` — when an HTTP middleware,
+    a pure ASGI middleware (`async def __call__(self, scope, receive, send)`) or a dependency
+    of the project stores a sync session there (so a `request.state.db.close()` in an `async
+    def` middleware is reported too). The request is a parameter annotated `Request` (also
+    `HTTPConnection`, `WebSocket`; any import spelling), or an unannotated parameter named
+    `request`/`req` of a route handler, middleware or dependency: `thing.state.db` of any
+    other object is not request state. Like every rule about request-time harm, it is silent
+    in test code, migrations and scripts.
 
     ## Why is this bad?
     A sync session talks to the database on the calling thread. Inside `async def` that thread

@@ -20,8 +20,15 @@ class SharedSession(Rule):
     from an `@lru_cache` / `@cache` function. The creating call is a session class or
     factory, or a project function or method whose every `return` hands out a new session
     (`session = make_session()`, `session = Database().get_session()`). Reported at the call
-    that creates it. Like every rule about request-time harm, it is silent in test code,
-    migrations and scripts.
+    that creates it.
+
+    A module-level instance of a project class whose `__init__` (or a project base class's)
+    stores a new session on it (`self.session = AsyncSession(engine)`, `self.db =
+    SessionLocal()`) is such a session too when a function that runs on every request (a
+    route handler, a dependency, or a project function they call) reads it
+    (`db = AsyncDatabase()` ... `yield db.session`): reported at the module-level constructor
+    call. Like every rule about request-time harm, it is silent in test code, migrations and
+    scripts.
 
     ## Why is this bad?
     A `Session` is not thread-safe and holds one transaction: concurrent requests interleave
@@ -87,6 +94,9 @@ class SharedSession(Rule):
                 model.creation_kind(file, call) is None
                 and ownership.new_session_kind(file, call) is None
             ):
+                report = self._shared_instance(ctx, ownership, call)
+                if report is not None:
+                    yield report
                 continue
             where = self._shared_where(ctx, call)
             if where is not None:
@@ -118,6 +128,42 @@ class SharedSession(Rule):
             and self._returned(ctx, call, function)
         ):
             return "in a cached function"
+        return None
+
+    @staticmethod
+    def _shared_instance(ctx: FileContext, ownership: Ownership, call: cst.Call) -> Report | None:
+        """``db = AsyncDatabase()`` at module scope, where constructing the project class
+        stores a new session on the instance (``self.session = AsyncSession(engine)`` in
+        ``__init__``) and ``db.session`` is read by a function that runs on every request."""
+        file, model, index = ctx.file, ctx.model, ctx.index
+        parent = index.parent(call)
+        if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+            target: cst.BaseExpression = parent.targets[0].target
+        elif isinstance(parent, cst.AnnAssign):
+            target = parent.target
+        else:
+            return None
+        if (
+            not isinstance(target, cst.Name)
+            or index.scope_of(call).kind != "module"
+            or model.in_main_block(file, call)
+        ):
+            return None
+        attrs = ownership.constructed_sessions(file, call)
+        if not attrs:
+            return None
+        per_request = model.per_request_functions()
+        for attr in attrs:
+            for use_file, use in model.attribute_uses(file, target.value, attr):
+                function = use_file.index.enclosing_function(use)
+                if function is not None and function in per_request:
+                    cls = ctx.module.code_for_node(call.func)
+                    return Report(
+                        call,
+                        f"Session created at module scope by `{cls}()` (stored on "
+                        f"`{target.value}.{attr}`) is shared by every request and thread; "
+                        "create one per request in a dependency",
+                    )
         return None
 
     @staticmethod

@@ -8,6 +8,7 @@ import libcst as cst
 
 from sessionlint.context import FileContext
 from sessionlint.diagnostics import Applicability, Fix, Severity
+from sessionlint.edits import call_statement
 from sessionlint.model import flow
 from sessionlint.model.index import ModuleIndex
 from sessionlint.model.names import Kind
@@ -43,6 +44,12 @@ class UnclosedSession(Rule):
     into are methods of some object (`service.process(db)`), callables held in variables,
     `functools.partial`, and functions of libraries or of modules it could not resolve.
 
+    A new session passed straight to a function of the project that only uses it
+    (`init_labels(SessionLocal(), app)` where `init_labels` neither closes nor keeps its
+    parameter) is flagged too, in any function (also a generator such as a lifespan): nothing
+    can close it afterwards. Silent when that function closes or keeps it, or when it is a
+    library function, a method of some object or anything sessionlint cannot follow.
+
     Passing the session to a plain function is a borrow — the caller still has to close it:
     a function of the project that neither keeps nor closes its parameter
     (`crud.get_user(db, 1)`), a builtin (`print(db)`), or a `logging`, `warnings`, `pprint`,
@@ -60,7 +67,9 @@ class UnclosedSession(Rule):
     When the last use is an explicit `name.close()`, the block ends there and that close is
     dropped (the `with` closes the session), so what follows runs after the connection went back
     to the pool, as in the original; otherwise the block runs to the end of the enclosing block
-    (later statements may still read an unbuffered `Result`).
+    (later statements may still read an unbuffered `Result`). Where that block cannot be formed,
+    the statements after the creation go into `try:` with `finally: name.close()` (`await
+    name.close()` for an async session), ending at the same place.
 
     ## Why is this bad?
     An unclosed session keeps its connection checked out of the pool (the transaction that
@@ -100,12 +109,22 @@ class UnclosedSession(Rule):
     use of `db` in the statements that follow it in the same block, no other assignment to
     `db` — the fix turns the creation into `with <factory>() as db:` (`async with` for an
     async session) around the rest of the block, and drops a `db.close()` that is the last
-    use (the `with` closes the session). Otherwise the fix is only displayed.
+    use (the `with` closes the session). The `with` form needs SQLAlchemy 1.4 or newer
+    (sessions became context managers in 1.4).
+
+    Otherwise — the creation shares its line with other statements (`db = SessionLocal(); n =
+    ...`), the session is created in every branch of an `if`/`elif`/`else` that has an `else`
+    and no `return`/`break`/`continue`, or the SQLAlchemy target is older than 1.4 — the
+    creating statement stays and the statements after it, up to a `db.close()` that is the
+    last use (moved into the `finally`) or else to the end of the block, become `try:` ...
+    `finally: db.close()`. When neither form fits (a use outside the creating block, an `if`
+    without `else`, another assignment to the name, an async session in a sync `def`, whose
+    `close()` cannot be awaited) the fix is only displayed.
+
     It is unsafe: the session is now closed when the block ends, so ORM objects returned or
     kept from it are detached (lazy-loading their relationships raises
     `DetachedInstanceError`), and an unbuffered `Result` returned from the block can no longer
-    be read. It is only offered when the SQLAlchemy target is 1.4 or newer (sessions became
-    context managers in 1.4).
+    be read.
 
     ## Known problems
     Not flagged: `with SessionLocal() as db:` (closed by the `with`); sessions created at
@@ -133,11 +152,40 @@ class UnclosedSession(Rule):
         file, model, index = ctx.file, ctx.model, ctx.index
         ownership = Ownership(model, file)
         for function in index.nodes(cst.FunctionDef):
+            yield from self._lent_unnamed(ctx, ownership, function)
             if index.own_nodes(function, cst.Yield):
                 continue  # a generator: SL102's business
             tracked = self._tracked(ctx, ownership, function)
             if tracked:
                 yield from self._check_function(ctx, ownership, function, tracked)
+
+    def _lent_unnamed(
+        self, ctx: FileContext, ownership: Ownership, function: cst.FunctionDef
+    ) -> Iterator[Report]:
+        """``process(SessionLocal())``: a new session passed straight to a project function
+        that only uses it (neither closes nor keeps it); nothing can close it afterwards."""
+        file, index = ctx.file, ctx.index
+        for call in index.own_nodes(function, cst.Call):
+            arg = index.parent(call)
+            if not isinstance(arg, cst.Arg) or arg.value is not call or arg.star:
+                continue
+            outer = index.parent(arg)
+            if not isinstance(outer, cst.Call) or outer.func is call:
+                continue
+            kind = ownership.new_session_kind(file, call)
+            if kind is None or not ownership.lent_to_helper(file, outer, arg):
+                continue
+            factory = _short(ctx.module.code_for_node(call))
+            helper = _short(ctx.module.code_for_node(outer.func))
+            prefix = "async with" if kind is Kind.ASYNC else "with"
+            message = f"Create the session with `{prefix} {factory} as db:` and pass `db`"
+            yield Report(
+                call,
+                f"Session `{factory}` passed to `{helper}()` is never closed: `{helper}` only "
+                f"uses it, so its connection stays checked out until garbage collection; "
+                f"use `{prefix} {factory} as db:` and pass `db`",
+                fix=Fix(Applicability.DISPLAY_ONLY, message),
+            )
 
     def _tracked(
         self, ctx: FileContext, ownership: Ownership, function: cst.FunctionDef
@@ -225,7 +273,7 @@ class UnclosedSession(Rule):
                 call,
                 f"Session `{name}` is not closed on every path: its connection stays checked "
                 f"out until garbage collection; use `{prefix} {factory} as {name}:`",
-                fix=self._fix(ctx, function, name, call, kind, tracked[name][1]),
+                fix=self._fix(ctx, function, name, call, kind, tracked[name]),
             )
 
     # -- the fix ------------------------------------------------------------------------
@@ -236,21 +284,29 @@ class UnclosedSession(Rule):
         name: str,
         call: cst.Call,
         kind: Kind | None,
-        found: list[Occurrence],
+        tracked: tuple[list[cst.Call], list[Occurrence]],
     ) -> Fix:
+        creations, found = tracked
         is_async = kind is Kind.ASYNC
         keyword = "async with" if is_async else "with"
         factory = _short(ctx.module.code_for_node(call))
         message = f"Create the session with `{keyword} {factory} as {name}:`"
         display = Fix(Applicability.DISPLAY_ONLY, message)
-        if ctx.versions.sqlalchemy_below("1.4"):
-            return display
         if is_async and function.asynchronous is None:
-            return display
-        replacement = _with_block(ctx, function, name, call, found, is_async)
+            return display  # ``close()`` is a coroutine: nothing can await it here
+        if not ctx.versions.sqlalchemy_below("1.4"):  # sessions are context managers
+            replacement = _with_block(ctx, function, name, call, found, is_async)
+            if replacement is not None:
+                return Fix(Applicability.UNSAFE, message, replacements=(replacement,))
+        replacement = _try_finally_block(ctx, function, name, creations, found, is_async)
         if replacement is None:
             return display
-        return Fix(Applicability.UNSAFE, message, replacements=(replacement,))
+        close = f"await {name}.close()" if is_async else f"{name}.close()"
+        return Fix(
+            Applicability.UNSAFE,
+            f"Close the session in `try:` ... `finally: {close}`",
+            replacements=(replacement,),
+        )
 
 
 def _short(code: str) -> str:
@@ -364,6 +420,123 @@ def _with_block(
     )
     new_block = block.with_changes(body=[*statements[:start], with_node, *statements[end + 1 :]])
     return block, new_block
+
+
+def _try_finally_block(
+    ctx: FileContext,
+    function: cst.FunctionDef,
+    name: str,
+    creations: list[cst.Call],
+    found: list[Occurrence],
+    is_async: bool,
+) -> tuple[cst.CSTNode, cst.CSTNode] | None:
+    """(block, new block) where the statements after the one that creates the session become
+    ``try:`` ... ``finally: name.close()``; None when that cannot be formed safely.
+
+    The creating statement ``S`` is a line of its own holding ``name = <creation>`` (maybe
+    with other statements after a ``;``), or an ``if``/``elif``/``else`` chain with an ``else``
+    whose every branch assigns the session on a line of its own (so ``name`` is bound after
+    ``S`` on every normal path) and that leaves by no ``return``/``break``/``continue``. Every
+    use of ``name`` is in ``S`` or in a later statement of the same block. The ``try`` ends
+    at an explicit ``name.close()`` that is the last use (that close moves to the
+    ``finally``), else at the end of the block, as the ``with`` fix does."""
+    index = ctx.index
+    bindings = index.scopes[function].bindings.get(name, [])
+    lines: list[cst.SimpleStatementLine] = []
+    for binding in bindings:
+        node = binding.node
+        line = index.parent(node)
+        if (
+            not isinstance(node, cst.Assign)
+            or len(node.targets) != 1
+            or not any(node.value is c for c in creations)
+            or not isinstance(line, cst.SimpleStatementLine)
+            or not isinstance(index.parent(line), cst.IndentedBlock)
+        ):
+            return None
+        lines.append(line)
+    if not lines:
+        return None
+    found_block = _common_statement(index, function, lines)
+    if found_block is None:
+        return None
+    block, statement = found_block
+    if isinstance(statement, cst.If):
+        if not _binds_on_every_branch(statement, lines):
+            return None
+        if any(
+            index.is_inside(node, statement)
+            for kind in (cst.Return, cst.Break, cst.Continue)
+            for node in index.own_nodes(function, kind)
+        ):
+            return None
+    elif statement is not lines[0] or len(lines) != 1:
+        return None
+    statements = list(block.body)
+    start = next(i for i, s in enumerate(statements) if s is statement)
+    last = start
+    for occurrence in found:
+        position = next(
+            (i for i, s in enumerate(statements) if index.is_inside(occurrence.name, s)), None
+        )
+        if position is None or position < start:
+            return None  # a use outside the block (or before the creation)
+        last = max(last, position)
+    if last == start:
+        return None
+    closed = _is_close_statement(statements[last], name)
+    end = last if closed else len(statements) - 1
+    body = [s for i, s in enumerate(statements) if start < i <= end and not (closed and i == last)]
+    if not body:
+        return None
+    first = body[0]
+    leading = (
+        first.leading_lines
+        if isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement)
+        else ()
+    )
+    try_node = cst.Try(
+        body=cst.IndentedBlock(body=[first.with_changes(leading_lines=()), *body[1:]]),
+        finalbody=cst.Finally(
+            body=cst.IndentedBlock(body=[call_statement(name, "close", awaited=is_async)])
+        ),
+        leading_lines=leading,
+    )
+    new_block = block.with_changes(
+        body=[*statements[: start + 1], try_node, *statements[end + 1 :]]
+    )
+    return block, new_block
+
+
+def _common_statement(
+    index: ModuleIndex, function: cst.FunctionDef, lines: list[cst.SimpleStatementLine]
+) -> tuple[cst.IndentedBlock, cst.BaseStatement] | None:
+    """The innermost block of ``function`` with one statement that holds every line."""
+    for anc in (lines[0], *index.ancestors(lines[0])):
+        if anc is function:
+            return None
+        block = index.parent(anc)
+        if not isinstance(block, cst.IndentedBlock) or not isinstance(anc, cst.BaseStatement):
+            continue
+        if all(line is anc or index.is_inside(line, anc) for line in lines):
+            return block, anc
+    return None
+
+
+def _binds_on_every_branch(statement: cst.If, lines: list[cst.SimpleStatementLine]) -> bool:
+    """Every branch of an ``if``/``elif``/``else`` chain (an ``else`` is required) holds one
+    of ``lines`` as a statement of its own block."""
+    branch: cst.If | cst.Else | None = statement
+    while branch is not None:
+        body = branch.body
+        if not isinstance(body, cst.IndentedBlock) or not any(
+            s is line for s in body.body for line in lines
+        ):
+            return False
+        if isinstance(branch, cst.Else):
+            return True
+        branch = branch.orelse
+    return False
 
 
 def _is_close_statement(statement: cst.BaseStatement, name: str) -> bool:
