@@ -654,3 +654,37 @@ def test_documented_cli_flags() -> None:
         "--target-sqlalchemy",
     ):
         assert f"`{flag}" in text, flag
+
+
+# -- discovery of sessionlint.toml / .sessionlint.toml ------------------------------------------
+
+
+def test_standalone_files_are_found_and_win_in_their_folder(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.sessionlint]\nignore = ["SL101"]\n')
+    (tmp_path / "sessionlint.toml").write_text('ignore = ["SL102"]\n')
+    package = tmp_path / "app"
+    package.mkdir()
+    assert load_config(package).ignore == ("SL102",)
+    (tmp_path / ".sessionlint.toml").write_text('ignore = ["SL103"]\n')
+    config = load_config(package / "main.py")
+    assert config.ignore == ("SL103",)
+    assert config.source == tmp_path / ".sessionlint.toml"
+    assert config.root == tmp_path
+
+
+def test_an_empty_standalone_file_is_used_and_the_closest_folder_wins(tmp_path: Path) -> None:
+    (tmp_path / "sessionlint.toml").write_text('ignore = ["SL102"]\n')
+    package = tmp_path / "app"
+    package.mkdir()
+    (package / "pyproject.toml").write_text("[project]\nname = 'x'\n")  # no table: skipped
+    assert load_config(package).ignore == ("SL102",)
+    (package / "sessionlint.toml").write_text("")
+    config = load_config(package)
+    assert config.ignore == ()
+    assert config.source == package / "sessionlint.toml"
+
+
+def test_a_bad_key_in_a_discovered_standalone_file_names_it(tmp_path: Path) -> None:
+    (tmp_path / "sessionlint.toml").write_text('selct = ["SL1"]\n')
+    with pytest.raises(ConfigError, match=r"sessionlint\.toml: .*unknown key 'selct'"):
+        load_config(tmp_path)

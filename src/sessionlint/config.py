@@ -63,7 +63,8 @@ CONFIG_KEYS: dict[str, str] = {
 }
 
 #: Names of standalone configuration files, whose top level is the sessionlint table.
-STANDALONE_CONFIG_NAMES = ("sessionlint.toml", ".sessionlint.toml")
+#: Standalone configuration files, in the order they win within one folder.
+STANDALONE_CONFIG_NAMES = (".sessionlint.toml", "sessionlint.toml")
 
 _SELECTOR = re.compile(r"^(?:ALL|SL[0-9]{0,3})$")
 #: A code or prefix of some tool (``E501``, ``W``, ``B008``, ``PLR0913``, ``SL101``) ...
@@ -604,9 +605,10 @@ def load_config(start: Path, *, config_file: Path | None = None, isolated: bool 
     ``isolated``: the defaults, no file is read. ``config_file``: that file, either a
     ``pyproject.toml`` (its ``[tool.sessionlint]`` table; defaults if it has none) or a
     standalone file such as ``sessionlint.toml`` whose top level is the table. Otherwise the
-    nearest ``pyproject.toml`` at or above ``start`` that has a ``[tool.sessionlint]`` table
-    (files without the table are skipped, as in ruff); if there is none, the defaults with
-    ``root=None``. Raises :class:`ConfigError`.
+    nearest folder at or above ``start`` with a configuration, as in ruff: in each folder,
+    ``.sessionlint.toml``, then ``sessionlint.toml`` (either is used even when empty), then a
+    ``pyproject.toml`` that has a ``[tool.sessionlint]`` table (one without the table is
+    skipped); if there is none, the defaults with ``root=None``. Raises :class:`ConfigError`.
     """
     if isolated:
         return Config()
@@ -616,6 +618,10 @@ def load_config(start: Path, *, config_file: Path | None = None, isolated: bool 
     if not here.is_dir():
         here = here.parent
     for directory in (here, *here.parents):
+        for name in STANDALONE_CONFIG_NAMES:
+            standalone = directory / name
+            if standalone.is_file():
+                return _config_from(standalone, _read_toml(standalone), f"{_display(standalone)}: ")
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
             table = _tool_table(_read_toml(candidate), candidate)
