@@ -903,13 +903,16 @@ def test_cli_fix_reports_what_remains(tmp_path: Path) -> None:
 
     fixed = runner.invoke(main, [*base, "--fix", str(tmp_path)])
     assert fixed.exit_code == 1, fixed.output
-    assert "Fixed 1 finding in 1 file." in fixed.stdout
+    # one summary that does not contradict itself: counts, then hints about what remains
+    assert "Found 3 findings (1 fixed, 2 remaining: " in fixed.stdout
+    assert "No fixes available for the remaining findings (2 hidden fixes" in fixed.stdout
+    assert "Fixed" not in fixed.stdout and "No fixes available (" not in fixed.stdout
     assert "SL201" in fixed.stdout and "SL301" in fixed.stdout and "SL102" not in fixed.stdout
     assert "        yield db\n    finally:\n        db.close()\n" in paths["main.py"].read_text()
 
     both = runner.invoke(main, [*base, "--fix", "--unsafe-fixes", str(tmp_path)])
     assert both.exit_code == 0, both.output
-    assert "Fixed 2 findings in 1 file." in both.stdout and "All checks passed!" in both.stdout
+    assert "Found 2 findings (2 fixed, 0 remaining)." in both.stdout
 
     before = _snapshot(tmp_path)
     again = runner.invoke(main, [*base, "--fix", "--unsafe-fixes", str(tmp_path)])

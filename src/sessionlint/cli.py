@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from sessionlint.files import UsageError, is_excluded
 from sessionlint.fixes import FixOutcome, FixResult, fix_paths, fix_source
 from sessionlint.registry import ALL_RULES, RULES_BY_CODE
 from sessionlint.reporters import REPORTERS, ReportContext
+from sessionlint.reporters.statistics import render_json as statistics_json
+from sessionlint.reporters.text import is_fixable
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -58,7 +61,11 @@ class _LineReader:
         return lines[line - 1]
 
 
-def _use_color(stream: TextIO) -> bool:
+def _use_color(stream: TextIO, choice: str = "auto") -> bool:
+    """``--color``: ``always``/``never`` win; ``auto`` honours NO_COLOR, FORCE_COLOR and
+    whether ``stream`` is a terminal."""
+    if choice != "auto":
+        return choice == "always"
     if os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
@@ -80,17 +87,40 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option(
+    "--output-format",
     "--format",
     "output_format",
     type=click.Choice(sorted(REPORTERS)),
     default="text",
     show_default=True,
-    help="Output format.",
+    help="Output format (`--format` is the same option).",
 )
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma-separated).")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
 @click.option(
     "--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition."
+)
+@click.option(
+    "--extend-ignore", multiple=True, help="Rule codes or prefixes to disable (as --ignore)."
+)
+@click.option(
+    "--per-file-ignores",
+    multiple=True,
+    metavar="PATTERN:CODES",
+    help="Ignore CODES (comma-separated) in files matching PATTERN, on top of the "
+    "configuration's (for example `tests/*:SL101,SL104`).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Patterns to exclude, replacing the configuration's `exclude` (comma-separated).",
+)
+@click.option(
+    "--extend-exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Patterns to exclude in addition to the configured ones (comma-separated).",
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option(
@@ -111,6 +141,13 @@ def main() -> None:
     help="Write the report to this file instead of standard output.",
 )
 @click.option("--no-source", is_flag=True, help="Do not show the source line of each finding.")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour the text output (auto: on a terminal, unless NO_COLOR is set).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Say which versions were assumed and why.")
 @click.option(
     "--stdin-filename",
@@ -123,6 +160,22 @@ def main() -> None:
     help="Apply the exclude patterns to files named on the command line too (pre-commit).",
 )
 @click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what remains.")
+@click.option(
+    "--fix-only",
+    is_flag=True,
+    help="Apply the fixes (as --fix) but do not report the remaining findings; exit 0.",
+)
+@click.option(
+    "--unfixable",
+    multiple=True,
+    metavar="CODES",
+    help="Rule codes or prefixes whose fixes are never applied (comma-separated).",
+)
+@click.option(
+    "--show-fixes",
+    is_flag=True,
+    help="List the fixes applied by --fix (or that --fix would apply), per file.",
+)
 @click.option(
     "--unsafe-fixes",
     is_flag=True,
@@ -140,6 +193,10 @@ def check(
     select: tuple[str, ...],
     ignore: tuple[str, ...],
     extend_select: tuple[str, ...],
+    extend_ignore: tuple[str, ...],
+    per_file_ignores: tuple[str, ...],
+    exclude: tuple[str, ...],
+    extend_exclude: tuple[str, ...],
     exit_zero: bool,
     config_file: Path | None,
     isolated: bool,
@@ -149,15 +206,26 @@ def check(
     quiet: bool,
     output_file: Path | None,
     no_source: bool,
+    color: str,
     verbose: bool,
     stdin_filename: str | None,
     force_exclude: bool,
     fix: bool,
+    fix_only: bool,
+    unfixable: tuple[str, ...],
+    show_fixes: bool,
     unsafe_fixes: bool,
     diff: bool,
 ) -> None:
     """Check PATHS (files or directories; default: the current directory; `-`: standard input)."""
     given = list(paths) or (["-"] if stdin_filename else ["."])
+    missing = [p for p in given if p != "-" and not os.path.lexists(p)]
+    for path in missing:  # like ruff: say so, check the others, exit 2 at the end
+        click.echo(f"sessionlint: error: {path}: No such file or directory", err=True)
+    given = [p for p in given if p not in missing]
+    if not given:
+        sys.exit(EXIT_ERROR)
+    fix = fix or fix_only
     reader = _LineReader()
     try:
         where = [stdin_filename] if given == ["-"] and stdin_filename else given
@@ -165,13 +233,23 @@ def check(
             select=_split(select),
             ignore=_split(ignore),
             extend_select=_split(extend_select),
+            extend_ignore=_split(extend_ignore),
+            per_file_ignores=_per_file_ignores(per_file_ignores),
+            exclude=_split(exclude),
+            extend_exclude=_split(extend_exclude),
             target_fastapi=target_fastapi,
             target_sqlalchemy=target_sqlalchemy,
         )
         fixing: FixRun | None = None
         if fix or diff:
             fixing = _fix(
-                given, config, stdin_filename, force_exclude, unsafe_fixes, write=not diff
+                given,
+                config,
+                stdin_filename,
+                force_exclude,
+                unsafe_fixes,
+                write=not diff,
+                unfixable=_split(unfixable) or (),
             )
             result = fixing.result.lint
         else:
@@ -184,16 +262,18 @@ def check(
         for outcome in fixing.result.outcomes:
             reader.add(outcome.path, outcome.output_text)
         if diff or fixing.stdin:
-            sys.exit(_print_fixes(fixing, output_file, diff=diff, exit_zero=exit_zero))
+            code = _print_fixes(fixing, output_file, diff=diff, exit_zero=exit_zero or fix_only)
+            sys.exit(EXIT_ERROR if missing else code)
     if verbose:
         _print_versions(result)
     with ExitStack() as stack:
         out: TextIO = sys.stdout
         if output_file is not None:
             out = stack.enter_context(output_file.open("w", encoding="utf-8", newline="\n"))
+        fixed = fixing.result.fixed_count if fixing is not None else 0
         ctx = ReportContext(
             out=out,
-            color=output_file is None and _use_color(sys.stdout),
+            color=output_file is None and _use_color(sys.stdout, color),
             read_line=reader,
             rules=ALL_RULES,
             files_checked=result.files_checked,
@@ -201,18 +281,67 @@ def check(
             statistics=statistics,
             quiet=quiet,
             unsafe_fixes=unsafe_fixes,
+            fixed=fixed if output_format == "text" else 0,
         )
-        REPORTERS[output_format](result.diagnostics, ctx)
+        if show_fixes:
+            _show_fixes(fixing.result if fixing is not None else None, result, ctx)
+        if fix_only:
+            if fixed and not quiet:
+                click.echo(f"Fixed {_plural(fixed, 'finding')}.", file=out)
+        elif statistics and output_format == "json":
+            statistics_json(result.diagnostics, ctx)
+        elif statistics:
+            REPORTERS["text"](result.diagnostics, ctx)
+        else:
+            REPORTERS[output_format](result.diagnostics, ctx)
         if fixing is not None:
-            _report_fixed(fixing.result, out if output_format == "text" else None, quiet)
+            _report_fixed(fixing.result, None if output_format == "text" else sys.stderr, quiet)
     for notice in result.notices:
         click.echo(f"sessionlint: warning: {notice}", err=True)
     for error in result.internal_errors:
         click.echo(f"sessionlint: {error.describe()}", err=True)
-    code = _exit_code(result, exit_zero)
-    if fixing is not None and fixing.result.errors:
+    code = _exit_code(result, exit_zero or fix_only)
+    if (fixing is not None and fixing.result.errors) or missing:
         code = EXIT_ERROR
     sys.exit(code)
+
+
+def _per_file_ignores(values: Sequence[str]) -> list[tuple[str, list[str]]] | None:
+    """``--per-file-ignores 'tests/*:SL101,SL104'`` -> [('tests/*', ['SL101', 'SL104'])]."""
+    pairs: list[tuple[str, list[str]]] = []
+    for value in values:
+        pattern, sep, codes = value.rpartition(":")
+        if not sep or not pattern.strip():
+            raise ConfigError(
+                f"--per-file-ignores: expected PATTERN:CODES (for example tests/*:SL101), "
+                f"got {value!r}"
+            )
+        pairs.append((pattern.strip(), [c.strip() for c in codes.split(",") if c.strip()]))
+    return pairs or None
+
+
+def _show_fixes(fixed: FixResult | None, result: LintResult, ctx: ReportContext) -> None:
+    """``--show-fixes``: per file, the fixes applied (``--fix``) or that ``--fix`` would apply."""
+    counts: dict[str, Counter[tuple[str, str]]] = {}
+    if fixed is not None:
+        for outcome in fixed.outcomes:
+            for d in outcome.fixed:
+                counts.setdefault(outcome.path, Counter())[(d.code, d.name)] += 1
+        title = "Fixed"
+    else:
+        for d in result.diagnostics:
+            if is_fixable(d, ctx.unsafe_fixes):
+                counts.setdefault(d.path, Counter())[(d.code, d.name)] += 1
+        title = "Would fix with `--fix`"
+    total = sum(sum(c.values()) for c in counts.values())
+    if not total:
+        click.echo("No fixes " + ("applied." if fixed is not None else "available."), file=ctx.out)
+        return
+    click.echo(f"{title} {_plural(total, 'finding')}:", file=ctx.out)
+    for path in sorted(counts):
+        click.echo(f"- {path}:", file=ctx.out)
+        for (code, name), count in sorted(counts[path].items()):
+            click.echo(f"    {count} \u00d7 {code} ({name})", file=ctx.out)
 
 
 # -- --fix / --unsafe-fixes / --diff ---------------------------------------------------------
@@ -233,6 +362,7 @@ def _fix(
     unsafe: bool,
     *,
     write: bool,
+    unfixable: Sequence[str] = (),
 ) -> FixRun:
     """Run the fix loop over the command line's paths (or standard input, as a module of its
     own). With ``write`` the fixed files are written; a file that cannot be written gets an
@@ -245,12 +375,12 @@ def _fix(
             text = data.decode("utf-8", errors="replace")
             outcome = FixOutcome(name, data, data, text, text)
         else:
-            outcome = fix_source(data, name, unsafe=unsafe, config=config)
+            outcome = fix_source(data, name, unsafe=unsafe, config=config, unfixable=unfixable)
         lint = LintResult(diagnostics=list(outcome.remaining), files_checked=1)
         return FixRun(FixResult([outcome], lint), stdin=True)
     if not paths:
         return FixRun(FixResult([], LintResult()))
-    return FixRun(fix_paths(paths, config=config, unsafe=unsafe, write=write))
+    return FixRun(fix_paths(paths, config=config, unsafe=unsafe, write=write, unfixable=unfixable))
 
 
 def _inputs(given: list[str], config: Config, force_exclude: bool) -> list[str] | None:
@@ -281,13 +411,13 @@ def _report_problems(result: FixResult) -> None:
 
 
 def _report_fixed(result: FixResult, out: TextIO | None, quiet: bool) -> None:
-    """After ``--fix``: how many findings were fixed (on the report's stream for the text
-    format, else on standard error), then the fixes that could not be applied."""
+    """After ``--fix``: how many findings were fixed, on ``out`` (standard error for the
+    machine formats; the text format's summary already says it: ``out`` is None), then the
+    fixes that could not be applied."""
     fixed = result.fixed_count
-    if fixed and not quiet:
+    if fixed and not quiet and out is not None:
         files = len([o for o in result.outcomes if o.fixed])
-        line = f"Fixed {_plural(fixed, 'finding')} in {_plural(files, 'file')}."
-        click.echo(line, file=out, err=out is None)
+        click.echo(f"Fixed {_plural(fixed, 'finding')} in {_plural(files, 'file')}.", file=out)
     _report_problems(result)
 
 

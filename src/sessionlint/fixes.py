@@ -436,6 +436,11 @@ def _unwritable(file: SourceFile) -> str | None:
     return None
 
 
+def _wanted(d: Diagnostic, unsafe: bool, unfixable: Sequence[str]) -> bool:
+    """The loop applies this finding's fix: applicable, and its code not ``unfixable``."""
+    return is_applied(d.fix, unsafe=unsafe) and not any(d.code.startswith(u) for u in unfixable)
+
+
 def _run_loop(
     states: list[_State],
     first_models: dict[int, Model],
@@ -443,8 +448,11 @@ def _run_loop(
     cfg: Config,
     rules: Sequence[type[Rule]],
     unsafe: bool,
+    unfixable: Sequence[str] = (),
 ) -> None:
-    """Lint, fix, re-parse and re-lint every file until nothing changes (bounded)."""
+    """Lint, fix, re-parse and re-lint every file until nothing changes (bounded).
+
+    Fixes of codes starting with one of ``unfixable`` (``--unfixable``) are left alone."""
     models = dict(first_models)
     for state in states:
         if isinstance(state.source, SourceFile):
@@ -463,10 +471,10 @@ def _run_loop(
                 reason = _unwritable(state.source)
                 if reason is not None:
                     state.stuck = True
-                    found = [d for d in state.diagnostics if is_applied(d.fix, unsafe=unsafe)]
+                    found = [d for d in state.diagnostics if _wanted(d, unsafe, unfixable)]
                     state.dropped = [DroppedFix(d, reason) for d in found]
         pending = [
-            (state, [d for d in state.diagnostics if is_applied(d.fix, unsafe=unsafe)])
+            (state, [d for d in state.diagnostics if _wanted(d, unsafe, unfixable)])
             for state in states
             if isinstance(state.source, SourceFile) and not state.stuck
         ]
@@ -521,6 +529,7 @@ def fix_source(
     target_fastapi: str | None = None,
     target_sqlalchemy: str | None = None,
     config: Config | None = None,
+    unfixable: Sequence[str] = (),
 ) -> FixOutcome:
     """Fix one module given as text (returns text) or bytes (returns bytes, same encoding).
 
@@ -551,7 +560,9 @@ def fix_source(
         project=project,
         versions=versions,
     )
-    _run_loop([state], {id(project): model}, lambda p: api._model(p, cfg), cfg, rules, unsafe)
+    _run_loop(
+        [state], {id(project): model}, lambda p: api._model(p, cfg), cfg, rules, unsafe, unfixable
+    )
     outcome = state.outcome()
     for error in state.errors:
         outcome.remaining.append(api._internal_error_diagnostic(error))
@@ -570,6 +581,7 @@ def fix_paths(
     target_fastapi: str | None = None,
     target_sqlalchemy: str | None = None,
     isolated: bool = False,
+    unfixable: Sequence[str] = (),
 ) -> FixResult:
     """Fix files and directories (discovered like :func:`sessionlint.api.lint_paths`).
 
@@ -604,7 +616,7 @@ def fix_paths(
             )
         )
     first_models = {id(project): model for project, model in projects.values()}
-    _run_loop(states, first_models, lambda p: api._model(p, cfg), cfg, rules, unsafe)
+    _run_loop(states, first_models, lambda p: api._model(p, cfg), cfg, rules, unsafe, unfixable)
 
     outcomes = [state.outcome() for state in states]
     if write:

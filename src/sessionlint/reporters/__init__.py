@@ -40,6 +40,8 @@ class ReportContext:
     quiet: bool = False
     #: ``--unsafe-fixes`` is on: unsafe fixes count as fixable.
     unsafe_fixes: bool = False
+    #: ``--fix`` fixed this many findings (the findings given are the remaining ones).
+    fixed: int = 0
 
 
 Renderer = Callable[[Sequence[Diagnostic], ReportContext], None]

@@ -162,6 +162,8 @@ def _snippet(d: Diagnostic, ctx: ReportContext) -> list[Text]:
 def summary_lines(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> list[str]:
     """The closing lines: counts, then the fix hint (plain text, no styling)."""
     if not diagnostics:
+        if ctx.fixed:
+            return [f"Found {_plural(ctx.fixed, 'finding')} ({ctx.fixed} fixed, 0 remaining)."]
         return ["All checks passed!"]
     errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
     warnings = len(diagnostics) - errors
@@ -172,6 +174,12 @@ def summary_lines(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> list
         parts.append(_plural(warnings, "warning"))
     files = len({d.path for d in diagnostics})
     lines = [f"Found {' and '.join(parts)} in {_plural(files, 'file')}."]
+    if ctx.fixed:
+        total = len(diagnostics) + ctx.fixed
+        lines = [
+            f"Found {_plural(total, 'finding')} ({ctx.fixed} fixed, {len(diagnostics)} "
+            f"remaining: {' and '.join(parts)} in {_plural(files, 'file')})."
+        ]
     fixable = sum(1 for d in diagnostics if is_fixable(d, ctx.unsafe_fixes))
     hidden = sum(1 for d in diagnostics if is_hidden_fix(d, ctx.unsafe_fixes))
     hidden_hint = (
@@ -183,7 +191,8 @@ def summary_lines(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> list
     elif fixable:
         lines.append(f"[*] {fixable} fixable with the `--fix` option.")
     elif hidden:
-        lines.append(f"No fixes available ({hidden_hint}).")
+        what = "for the remaining findings " if ctx.fixed else ""
+        lines.append(f"No fixes available {what}({hidden_hint}).")
     return lines
 
 
