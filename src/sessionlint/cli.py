@@ -19,6 +19,9 @@ import click
 from rich.console import Console
 
 from sessionlint import __version__
+from sessionlint.adopt import BaselineError, apply_baseline
+from sessionlint.adopt import add_noqa as add_noqa_comments
+from sessionlint.adopt import write_baseline as write_baselines
 from sessionlint.api import LintResult, lint_file_in_project, lint_paths
 from sessionlint.config import Config, ConfigError, load_config
 from sessionlint.files import UsageError, is_excluded
@@ -172,6 +175,23 @@ def main() -> None:
     help="Rule codes or prefixes whose fixes are never applied (comma-separated).",
 )
 @click.option(
+    "--add-noqa",
+    is_flag=True,
+    help="Append `# noqa: SLxxx` to every reported line (merged with existing noqa lists).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Report only the findings that are not in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the current findings to this baseline file and exit 0.",
+)
+@click.option(
     "--show-fixes",
     is_flag=True,
     help="List the fixes applied by --fix (or that --fix would apply), per file.",
@@ -213,6 +233,9 @@ def check(
     fix: bool,
     fix_only: bool,
     unfixable: tuple[str, ...],
+    add_noqa: bool,
+    baseline: Path | None,
+    write_baseline: Path | None,
     show_fixes: bool,
     unsafe_fixes: bool,
     diff: bool,
@@ -226,6 +249,8 @@ def check(
     if not given:
         sys.exit(EXIT_ERROR)
     fix = fix or fix_only
+    if (add_noqa or write_baseline) and (fix or diff):
+        _fail("--add-noqa and --write-baseline cannot be combined with --fix or --diff")
     reader = _LineReader()
     try:
         where = [stdin_filename] if given == ["-"] and stdin_filename else given
@@ -266,6 +291,13 @@ def check(
             sys.exit(EXIT_ERROR if missing else code)
     if verbose:
         _print_versions(result)
+    if add_noqa or write_baseline is not None:
+        sys.exit(_adopt(result, reader, add_noqa, write_baseline, missing=bool(missing)))
+    if baseline is not None:
+        try:
+            result.diagnostics = apply_baseline(baseline, result.diagnostics, reader)
+        except BaselineError as exc:
+            _fail(str(exc))
     with ExitStack() as stack:
         out: TextIO = sys.stdout
         if output_file is not None:
@@ -304,6 +336,56 @@ def check(
     if (fixing is not None and fixing.result.errors) or missing:
         code = EXIT_ERROR
     sys.exit(code)
+
+
+def _adopt(
+    result: LintResult,
+    reader: _LineReader,
+    add_noqa: bool,
+    write_baseline: Path | None,
+    *,
+    missing: bool,
+) -> int:
+    """``--add-noqa`` / ``--write-baseline``: mark or record the findings, exit 0 (2 when a
+    file could not be written, a path was missing or a rule failed)."""
+    status = EXIT_ERROR if missing or result.internal_errors else EXIT_CLEAN
+    for error in result.internal_errors:
+        click.echo(f"sessionlint: {error.describe()}", err=True)
+    if write_baseline is not None:
+        count = write_baselines(write_baseline, result.diagnostics, reader)
+        click.echo(f"Wrote {_plural(count, 'finding')} to {write_baseline}.")
+        return status
+    from sessionlint.fixes import _encode, write_fixes
+    from sessionlint.model.project import decode_source
+
+    originals: dict[str, tuple[bytes, str, str, bool]] = {}
+
+    def read_text(path: str) -> str:
+        data = Path(path).read_bytes()
+        text, encoding, bom = decode_source(data)
+        originals[path] = (data, text, encoding, bom)
+        return text
+
+    marked = add_noqa_comments(result.diagnostics, read_text)
+    outcomes = []
+    for path, text in marked.texts.items():
+        data, old, encoding, bom = originals[path]
+        outcome = FixOutcome(path, data, _encode(text, encoding, bom), old, text)
+        outcome.file_path = Path(path)
+        outcomes.append(outcome)
+    write_fixes(outcomes)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            click.echo(f"sessionlint: error: {outcome.path}: {outcome.error}", err=True)
+            status = EXIT_ERROR
+    for d in marked.skipped:
+        click.echo(
+            f"sessionlint: warning: {d.path}:{d.line}: {d.code}: no noqa comment added "
+            "(the line ends inside a string or continues with a backslash)",
+            err=True,
+        )
+    click.echo(f"Added {_plural(marked.added, 'noqa directive')}.")
+    return status
 
 
 def _per_file_ignores(values: Sequence[str]) -> list[tuple[str, list[str]]] | None:
