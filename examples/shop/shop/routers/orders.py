@@ -1,6 +1,7 @@
 import logging
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, status
+from sqlalchemy.orm import Session
 
 from shop import crud
 from shop.db import DbSession
@@ -69,3 +70,16 @@ def add_note(order_id: int, payload: NoteIn, db: DbSession) -> dict[str, int]:
         logger.info("emailing the customer of order %s", order_id)
         db.commit()
     return {"id": note.id}
+
+
+def send_receipt(db: Session, order_id: int) -> None:
+    order = db.get(Order, order_id)
+    if order is not None:
+        logger.info("receipt for order %s sent to %s", order.id, order.customer.email)
+
+
+@router.post("/{order_id}/receipt", status_code=status.HTTP_202_ACCEPTED)
+def email_receipt(order_id: int, background_tasks: BackgroundTasks, db: DbSession) -> None:
+    # Bug: on FastAPI 0.106-0.117 (this project allows 0.115) get_db closes the session before
+    # the response is sent, and the task runs after that, on a closed session.
+    background_tasks.add_task(send_receipt, db, order_id)  # expect: SL105

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
+from shop.config import settings
 from shop.db import ReportingSession
 from shop.models import Order, OrderLine, Product
 from shop.schemas import SalesSummary, TopProduct
@@ -28,3 +29,12 @@ def top_products(db: ReportingSession, limit: int = Query(10, ge=1, le=100)) -> 
         .limit(limit)
     )
     return [TopProduct(sku=sku, units=total) for sku, total in rows]
+
+
+@router.get("/export")
+def export_orders() -> list[dict[str, int]]:
+    # Bug: a new engine (and connection pool) for every request; connections pile up.
+    export_engine = create_engine(settings.database_url)  # expect: SL401
+    with export_engine.connect() as connection:
+        rows = connection.execute(select(Order.id, Order.customer_id))
+        return [{"id": order_id, "customer_id": customer_id} for order_id, customer_id in rows]
