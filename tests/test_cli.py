@@ -16,7 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 from sample_projects import CROSS_MODULE, CROSS_MODULE_FINDINGS, PYPROJECT, write_tree
 
+from sessionlint import cli
 from sessionlint.cli import PROGRESS_MIN_FILES, main
+from sessionlint.docgen import rule_page
 from sessionlint.registry import ALL_RULES
 
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
@@ -432,7 +434,11 @@ def test_rules_table_lists_every_rule(tmp_path: Path, monkeypatch: pytest.Monkey
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["Code", "Name", "Severity", "Fix", "Enabled"]
-    rows = {line.split()[0]: line.split() for line in lines[1:] if line.strip()}
+    rows = {
+        line.split()[0]: line.split()
+        for line in lines[1:]
+        if line.strip() and not line.startswith("Fix: ")  # the legend under the table
+    }
     assert list(rows) == [rule.code for rule in ALL_RULES]
     for rule in ALL_RULES:
         fix = rule.fix_applicability.value if rule.fix_applicability is not None else "-"
@@ -470,7 +476,10 @@ def test_rules_bad_config_is_an_error(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize("code", ["SL101", "sl101", " SL101 "])
-def test_explain_renders_the_rule_docs(code: str) -> None:
+def test_explain_renders_the_rule_docs_on_a_terminal(
+    code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "_is_terminal", lambda stream: True)
     rule = next(r for r in ALL_RULES if r.code == "SL101")
     result = run("explain", code)
     assert result.exit_code == 0
@@ -479,6 +488,15 @@ def test_explain_renders_the_rule_docs(code: str) -> None:
     assert "Use instead" in result.stdout
     assert "## " not in result.stdout  # rendered, not raw markdown
     assert rule.summary.split()[0] in result.stdout
+
+
+def test_explain_piped_is_the_markdown_page_with_its_links() -> None:
+    rule = next(r for r in ALL_RULES if r.code == "SL102")
+    result = run("explain", "SL102")
+    assert result.exit_code == 0
+    assert result.stdout == rule_page(rule)
+    assert "(https://fastapi.tiangolo.com/" in result.stdout
+    assert not [line for line in result.stdout.splitlines() if line != line.rstrip()]
 
 
 def test_explain_unknown_code() -> None:
@@ -496,3 +514,10 @@ def test_a_selector_that_matches_no_rule_is_a_usage_error(tmp_path: Path) -> Non
         result = CliRunner().invoke(main, ["check", "--isolated", option, "SL999", str(tmp_path)])
         assert result.exit_code == 2, option
         assert "'SL999' matches no rule" in result.output
+
+
+def test_rules_explains_the_fix_column() -> None:
+    result = run("rules")
+    assert result.exit_code == 0
+    assert "display-only: a suggestion shown on the finding's help line" in result.stdout
+    assert "unsafe: applied with --fix --unsafe-fixes" in result.stdout

@@ -723,7 +723,14 @@ def rules_command(
             "yes" if row["enabled"] else "no",
             style=None if row["enabled"] else "dim",
         )
-    _stdout_console().print(table)
+    console = _stdout_console()
+    console.print(table)
+    console.print(
+        "\nFix: safe: applied by --fix. unsafe: applied with --fix --unsafe-fixes (it may "
+        "change behaviour; review it). display-only: a suggestion shown on the finding's help "
+        "line, never applied (the right change depends on code sessionlint cannot see).",
+        soft_wrap=True,
+    )
 
 
 @main.command()
@@ -738,7 +745,11 @@ def explain(code: str) -> None:
     if rule is None:
         _fail(f"unknown rule code {code!r}; `sessionlint rules` lists them")
         return
-    _stdout_console().print(Markdown(rule_page(rule)))
+    page = rule_page(rule)
+    if not _is_terminal(sys.stdout):  # piped or redirected: the Markdown page, links as text
+        click.echo(page, nl=False)
+        return
+    _stdout_console().print(Markdown(page))
 
 
 def _stdout_console() -> Console:
