@@ -54,3 +54,16 @@ def test_a_plain_syntax_error_gets_no_template_hint() -> None:
     (found,) = lint_source("x = {'a': 1} {{\n", "app/broken.py")
     assert found.code == "SL001"
     assert "template" not in found.message
+
+
+def test_a_decoding_error_names_the_byte_its_place_and_the_encoding_assumed() -> None:
+    (found,) = lint_source(b'x = 1\ns = "caf\xe9"\n', "app/legacy.py")
+    assert (found.code, found.line) == ("SL001", 1)
+    assert found.message == (
+        "cannot decode byte 0xe9 at line 2, column 9 as utf-8 "
+        "(assumed: the file has no coding cookie)"
+    )
+    (cookie,) = lint_source(b'# -*- coding: ascii -*-\ns = "\xe9"\n', "app/legacy.py")
+    assert cookie.message == (
+        "cannot decode byte 0xe9 at line 2, column 6 as ascii (named by its coding cookie)"
+    )

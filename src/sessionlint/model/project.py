@@ -145,8 +145,10 @@ def parse_source(
     if isinstance(source, bytes):
         try:
             text, encoding, bom = decode_source(source)
-        except (SyntaxError, UnicodeError, LookupError):
+        except (SyntaxError, UnicodeError, LookupError) as exc:
             if verdict.tree is None:
+                if isinstance(exc, UnicodeDecodeError):
+                    return ParseFailure(1, 1, _undecodable(source, exc))
                 reason = verdict.reason.removeprefix("syntax error: ")
                 return ParseFailure(1, 1, f"cannot decode file: {_one_line(reason)}")
             # CPython accepts it (undecodable bytes in a comment): analyse a lossy text,
@@ -202,6 +204,19 @@ def _syntax_error(text: str, line: int, column: int, reason: str) -> ParseFailur
     if _TEMPLATE.search(text):
         reason += " (the file looks like a Jinja template: exclude it with `extend-exclude`)"
     return _clamped(text, line, column, reason)
+
+
+def _undecodable(source: bytes, exc: UnicodeDecodeError) -> str:
+    """Which byte, where, and which encoding was assumed (and why)."""
+    bad = source[exc.start : exc.start + 1].hex()
+    line = source.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (source.rfind(b"\n", 0, exc.start) + 1) + 1
+    cookie = _COOKIE.search(b"\n".join(source.splitlines()[:2]))
+    why = "named by its coding cookie" if cookie else "assumed: the file has no coding cookie"
+    return f"cannot decode byte 0x{bad} at line {line}, column {column} as {exc.encoding} ({why})"
+
+
+_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+", re.MULTILINE)
 
 
 def _not_analysed(text: str, line: int, column: int, reason: str) -> ParseFailure:
