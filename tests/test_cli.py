@@ -138,6 +138,31 @@ def test_sarif_end_to_end_validates(shop: Path, tmp_path: Path) -> None:
     jsonschema.Draft7Validator(schema).validate(log)
     results = log["runs"][0]["results"]
     assert {r["ruleId"] for r in results} == {"SL101", "SL201", "SL301"}
+    run_ = log["runs"][0]
+    assert run_["originalUriBaseIds"] == {"%SRCROOT%": {"uri": shop.resolve().as_uri() + "/"}}
+    assert run_["invocations"] == [{"executionSuccessful": True, "exitCode": 1}]
+
+
+def test_sarif_uris_never_climb_out_of_the_source_root(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = run("check", "--format", "sarif", str(shop))
+    log = json.loads(result.stdout)
+    jsonschema.Draft7Validator(json.loads(SCHEMA.read_text(encoding="utf-8"))).validate(log)
+    run_ = log["runs"][0]
+    root = run_["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+    uris = [
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run_["results"]
+    ]
+    assert uris and not [u for u in uris if u.startswith("../") or "/../" in u]
+    assert all((Path(root.removeprefix("file://")) / u).is_file() for u in uris), (root, uris)
+    clean = run("check", "--format", "sarif", "--select", "SL203", str(shop))
+    assert json.loads(clean.stdout)["runs"][0]["invocations"] == [
+        {"executionSuccessful": True, "exitCode": 0}
+    ]
 
 
 def test_github_format(shop: Path) -> None:

@@ -314,6 +314,7 @@ def check(
             quiet=quiet,
             unsafe_fixes=unsafe_fixes,
             fixed=fixed if output_format == "text" else 0,
+            exit_code=_final_code(result, fixing, exit_zero or fix_only, missing=bool(missing)),
         )
         if show_fixes:
             _show_fixes(fixing.result if fixing is not None else None, result, ctx)
@@ -332,10 +333,15 @@ def check(
         click.echo(f"sessionlint: warning: {notice}", err=True)
     for error in result.internal_errors:
         click.echo(f"sessionlint: {error.describe()}", err=True)
-    code = _exit_code(result, exit_zero or fix_only)
+    sys.exit(_final_code(result, fixing, exit_zero or fix_only, missing=bool(missing)))
+
+
+def _final_code(
+    result: LintResult, fixing: FixRun | None, exit_zero: bool, *, missing: bool
+) -> int:
     if (fixing is not None and fixing.result.errors) or missing:
-        code = EXIT_ERROR
-    sys.exit(code)
+        return EXIT_ERROR
+    return _exit_code(result, exit_zero)
 
 
 def _adopt(

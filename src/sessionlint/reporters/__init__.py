@@ -42,6 +42,8 @@ class ReportContext:
     unsafe_fixes: bool = False
     #: ``--fix`` fixed this many findings (the findings given are the remaining ones).
     fixed: int = 0
+    #: The exit status the run ends with (SARIF's ``invocations``).
+    exit_code: int = 0
 
 
 Renderer = Callable[[Sequence[Diagnostic], ReportContext], None]

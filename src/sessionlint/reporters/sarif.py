@@ -2,8 +2,11 @@
 
 One run; ``tool.driver.rules`` lists every registered rule (its docstring is the help text),
 and every result points into it by ``ruleId`` and ``ruleIndex``. Locations are relative POSIX
-URIs against ``%SRCROOT%``; regions use 1-based lines and columns counted in Unicode code points
-(``columnKind: unicodeCodePoints``), with the end column exclusive, as in the JSON output.
+URIs against ``%SRCROOT%``: the current directory, or the deepest folder holding every
+reported file when some lie outside it (never ``../``), declared in ``originalUriBaseIds``.
+One ``invocations`` entry carries the exit status. Regions use 1-based lines and columns
+counted in Unicode code points (``columnKind: unicodeCodePoints``), with the end column
+exclusive, as in the JSON output.
 """
 
 from __future__ import annotations
@@ -92,15 +95,25 @@ def _fallback_descriptor(d: Diagnostic) -> dict[str, Any]:
     return descriptor
 
 
-def artifact_location(path: str) -> dict[str, str]:
-    """``path`` as a SARIF artifactLocation: relative to ``%SRCROOT%`` when possible."""
-    native = Path(path)
-    if native.is_absolute():
-        try:
-            native = native.relative_to(Path.cwd())
-        except ValueError:
-            return {"uri": native.as_uri()}
-    posix = native.as_posix()  # "./a.py" -> "a.py"; backslashes on Windows -> "/"
+def source_root(paths: Sequence[str]) -> Path:
+    """``%SRCROOT%``: the current directory, or, when some file lies outside it, the deepest
+    folder that holds every reported file (so no URI starts with ``../``)."""
+    cwd = Path.cwd()
+    folders = [Path(os.path.abspath(p)).parent for p in paths]
+    if all(f == cwd or cwd in f.parents for f in folders):
+        return cwd
+    return Path(os.path.commonpath([cwd, *folders]))
+
+
+def artifact_location(path: str, root: Path | None = None) -> dict[str, str]:
+    """``path`` as a SARIF artifactLocation relative to ``%SRCROOT%`` (``root``, by default
+    the current directory); an absolute ``file:`` URI when it is not below it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        relative = absolute.relative_to(root if root is not None else Path.cwd())
+    except ValueError:
+        return {"uri": absolute.as_uri()}
+    posix = relative.as_posix()  # backslashes on Windows -> "/"
     return {"uri": quote(posix, safe="/"), "uriBaseId": "%SRCROOT%"}
 
 
@@ -122,6 +135,7 @@ def _fingerprint(d: Diagnostic, line_text: str, occurrence: int) -> str:
 def build_log(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> dict[str, Any]:
     """The SARIF log as plain JSON data."""
     descriptors = [_descriptor(rule) for rule in ctx.rules]
+    root = source_root([d.path for d in diagnostics])
     index = {rule.code: i for i, rule in enumerate(ctx.rules)}
     seen: dict[tuple[str, str, str], int] = {}
     results: list[dict[str, Any]] = []
@@ -141,7 +155,7 @@ def build_log(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> dict[str
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": artifact_location(d.path),
+                            "artifactLocation": artifact_location(d.path, root),
                             "region": _region(d),
                         }
                     }
@@ -164,6 +178,13 @@ def build_log(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> dict[str
                         "rules": descriptors,
                     }
                 },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": root.as_uri() + "/"}},
+                "invocations": [
+                    {
+                        "executionSuccessful": ctx.exit_code in (0, 1),
+                        "exitCode": ctx.exit_code,
+                    }
+                ],
                 "columnKind": "unicodeCodePoints",
                 "results": results,
             }
