@@ -101,3 +101,14 @@ def test_readme_lists_every_finding() -> None:
             missing.append(f"examples/{rel}:{line} {code}")
     assert not missing, f"examples/README.md does not list: {missing}"
     assert len(rows) == len(expected), "the README table lists findings that are not marked"
+
+
+def test_messages_stay_short_on_the_finding_line() -> None:
+    """The finding line stays readable (ruff-style, ~120 characters); the long explanation is
+    on the help line and the rule page. Only names from the user's code (exception classes,
+    attribute chains, the call path of SL501) can make a message longer, up to 150."""
+    result = lint_paths([EXAMPLES_DIR, EXAMPLES_DIR.parent / "tests" / "fixtures"])
+    lengths = [len(f"{d.code} {d.message}") for d in result.diagnostics]
+    assert len(lengths) > 150
+    assert max(lengths) <= 150, max(lengths)
+    assert sum(n > 120 for n in lengths) <= len(lengths) // 20  # at most 5 % above 120

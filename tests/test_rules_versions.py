@@ -116,7 +116,7 @@ def test_sl105_other_handoffs_on_every_version(fastapi: str | None) -> None:
 
 def test_sl105_message_says_why() -> None:
     (closed,) = _lint(BACKGROUND_TASK.replace("{scope}", ""), "SL105", fastapi="0.110")
-    assert "closes it before the response" in closed.message
+    assert "on FastAPI 0.106-0.117 the task runs after the session is closed" in closed.message
     (scoped,) = _lint(BACKGROUND_TASK.replace("{scope}", ', scope="function"'), "SL105")
     assert "`db`" in scoped.message and 'scope="function"' in scoped.message
 

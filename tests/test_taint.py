@@ -85,7 +85,7 @@ def test_origin_is_constant_outside_or_unknown() -> None:
     }
     source = model.origins.outside(file, values["c"])
     assert source is not None
-    assert str(source) == "query parameter `q` of route `GET /items` (app/items.py:16)"
+    assert str(source) == "query parameter `q` of route `GET /items`"
 
 
 def test_three_calls_deep_across_modules(tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_three_calls_deep_across_modules(tmp_path: Path) -> None:
     assert [(Path(d.path).name, d.line) for d in found] == [("store.py", 11)]
     assert found[0].message.startswith(
         "SQL injection: path parameter `code` of route `GET /v1/orders/{code}` "
-        "(shop/api.py:10) (through `lookup()` → `normalise_and_find()` → `find()`)"
+        "(via `lookup()` → `normalise_and_find()` → `find()`)"
     )
 
 
@@ -213,9 +213,7 @@ def users(sort: str, name: str, db: Session = Depends(get_db)):
 def test_identifier_positions_suggest_an_allow_list() -> None:
     found = {d.line: d for d in lint_source(textwrap.dedent(SORTING), "app/users.py")}
     ordered, named = found[14], found[15]
-    assert ordered.message.endswith(
-        "where a table or column name goes; check it against an allow-list of names"
-    )
+    assert ordered.message.endswith("where a table or column name goes")
     assert ordered.fix is not None and "allow-list" in ordered.fix.message
-    assert named.message.endswith("use bound parameters")
+    assert "where a table or column name goes" not in named.message
     assert named.fix is not None and "bound parameters" in named.fix.message

@@ -153,7 +153,7 @@ class Source:
     def __str__(self) -> str:
         if not self.via:
             return self.description
-        return f"{self.description} (through {' → '.join(f'`{f}()`' for f in self.via)})"
+        return f"{self.description} (via {' → '.join(f'`{f}()`' for f in self.via)})"
 
     def through(self, function: str) -> Source:
         return Source(self.description, (*self.via, function))
@@ -971,13 +971,16 @@ class Origins:
         where = self._where(file, param)
         if model.is_route_handler(file, function):
             route = self._route_label(file, function)
+            # A route is found by its method and path; a handler or dependency by its file.
             owner = f"route `{route}`" if route else f"route handler `{function.name.value}`"
+            where = "" if route else f" ({where})"
         else:
             owner = f"dependency `{function.name.value}`"
+            where = f" ({where})"
         if field is not None:
-            return f"field `{name}.{field}` of the request body of {owner} ({where})"
+            return f"body field `{name}.{field}` of {owner}{where}"
         kind = self._param_kind(file, function, param)
-        return f"{kind} `{name}` of {owner} ({where})"
+        return f"{kind} `{name}` of {owner}{where}"
 
     def _param_kind(self, file: SourceFile, function: cst.FunctionDef, param: cst.Param) -> str:
         markers: list[cst.BaseExpression] = []

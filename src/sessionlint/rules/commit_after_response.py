@@ -124,15 +124,15 @@ class CommitAfterResponse(Rule):
             for call in info.commits_after_yield:
                 yield Report(
                     call,
-                    f"`{name}` commits after `yield`, which runs after the response was sent: "
-                    "a failing commit loses data the client was told was saved",
+                    f"`{name}` commits after `yield`, once the response is sent: a failed "
+                    "commit is never reported",
                     fix=_FIX,
                 )
             for block in info.begin_blocks:
                 yield Report(
                     block,
-                    f"`{name}` yields inside a `begin()` block that commits after the response "
-                    "was sent: a failing commit loses data the client was told was saved",
+                    f"`{name}` yields inside `begin()`, which commits once the response is sent: "
+                    "a failed commit is never reported",
                     fix=_FIX,
                 )
 

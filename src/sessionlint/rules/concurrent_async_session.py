@@ -124,7 +124,7 @@ class ConcurrentAsyncSession(Rule):
                     yield Report(
                         call,
                         f"`{runner}()` runs several coroutines at the same time on the one "
-                        f"session `{shared}`; an AsyncSession is not safe for concurrent tasks",
+                        f"AsyncSession `{shared}`",
                     )
                 continue
             spawn = _spawn(ctx, call, qualname)
@@ -135,8 +135,8 @@ class ConcurrentAsyncSession(Rule):
             if looped is not None:
                 yield Report(
                     spawn.call,
-                    f"A task is started on session `{looped}` in every iteration of the loop; "
-                    "the tasks run at the same time on one AsyncSession",
+                    f"Each iteration of the loop starts a task on AsyncSession `{looped}`: the "
+                    "tasks run at the same time on it",
                 )
                 continue
             for earlier in spawns[:position]:
@@ -144,9 +144,8 @@ class ConcurrentAsyncSession(Rule):
                 if shared is not None:
                     yield Report(
                         spawn.call,
-                        f"This task uses session `{shared}` while a task started earlier with "
-                        "the same session may still run; an AsyncSession is not safe for "
-                        "concurrent tasks",
+                        f"This task uses AsyncSession `{shared}` while a task started earlier "
+                        "with it may still run",
                     )
                     break
 

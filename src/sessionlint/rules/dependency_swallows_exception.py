@@ -142,7 +142,7 @@ class DependencySwallowsException(Rule):
                     yield Report(
                         handler,
                         f"`except` around the `yield` of dependency `{function.name.value}` "
-                        "swallows the request's exception: end the handler with `raise`",
+                        "swallows the request's exception",
                         fix=_raise_fix(handler),
                     )
 

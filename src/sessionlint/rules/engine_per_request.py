@@ -117,8 +117,5 @@ class EnginePerRequest(Rule):
         callee = ctx.file.module.code_for_node(call.func)
         where = f"`{function.name.value}`"
         if root is not function:
-            where += f" (called per request from `{root.name.value}`)"
-        return (
-            f"`{callee}()` in {where} builds a new engine and connection pool on every "
-            "request; create the engine once at module level or in the lifespan"
-        )
+            where += f" (per request via `{root.name.value}`)"
+        return f"`{callee}()` in {where} builds a new engine on every request"

@@ -132,8 +132,7 @@ class ManualDependencyCall(Rule):
                 yield Report(
                     outer if isinstance(outer, cst.Call) else call,
                     f"`{generator.name.value}()` is run by hand ({how}): the code after its "
-                    "`yield` does not run when you are done with the session; use "
-                    f"`with contextmanager({generator.name.value})() as ...:` or `Depends`",
+                    "`yield` (the cleanup) never runs",
                 )
 
     def _manual_use(

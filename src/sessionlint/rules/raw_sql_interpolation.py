@@ -221,26 +221,14 @@ class RawSqlInterpolation(Rule):
                 where = " where a table or column name goes" if hole.identifier else ""
                 yield Report(
                     call,
-                    f"SQL injection: {source} flows into {built.how} passed to "
-                    f"`{label}`{where}; "
-                    + (
-                        "check it against an allow-list of names"
-                        if hole.identifier
-                        else "use bound parameters"
-                    ),
+                    f"SQL injection: {source} reaches `{label}` in {built.how}{where}",
                     fix=_fix(hole),
                 )
             elif ctx.model.strict_sql:
                 hole = built.holes[0]
                 yield Report(
                     call,
-                    f"SQL built with {built.how} from non-constant values is passed to "
-                    f"`{label}`: "
-                    + (
-                        "check identifiers against an allow-list of names"
-                        if hole.identifier
-                        else 'use bound parameters (`text("... :name")` with a dict of values)'
-                    ),
+                    f"SQL built with {built.how} from non-constant values is passed to `{label}`",
                     fix=_fix(hole),
                     severity=Severity.WARNING,
                 )

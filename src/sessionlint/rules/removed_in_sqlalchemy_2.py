@@ -129,8 +129,7 @@ class RemovedInSqlalchemy2(Rule):
         if not is_session_api:
             return None
         return (
-            '`autocommit=True` {status}: use `isolation_level="AUTOCOMMIT"` on the engine '
-            "or commit explicitly",
+            '`autocommit=True` {status}: use `isolation_level="AUTOCOMMIT"` or commit',
             Fix(
                 Applicability.UNSAFE,
                 "Remove `autocommit=True`",
@@ -157,8 +156,7 @@ class RemovedInSqlalchemy2(Rule):
         receiver = method[0]
         if model.engine_kind(file, receiver) is Kind.SYNC:
             return (
-                "`Engine.execute()` {status}: use `with engine.connect() as conn:` and "
-                "`conn.execute(text(...))`",
+                "`Engine.execute()` {status}: use `engine.connect()` and `conn.execute(text(...))`",
                 None,
             )
         positional, keywords = call_args(call)
@@ -172,8 +170,7 @@ class RemovedInSqlalchemy2(Rule):
             )
         if model.connection_kind(file, receiver) is not None:
             return (
-                "`Connection.execute()` of a raw SQL string {status}: use `exec_driver_sql()` "
-                "or wrap it in `text()`",
+                "`Connection.execute()` of a raw SQL string {status}: use `text()`",
                 None,
             )
         return None

@@ -126,8 +126,7 @@ class ScopedSessionInFastapi(Rule):
             yield Report(
                 call,
                 f"The project never calls `{registry}.remove()`: `{short}()` keeps every "
-                "scope's session forever; call it at the end of each request (middleware or "
-                "dependency)",
+                "scope's session forever",
             )
 
 

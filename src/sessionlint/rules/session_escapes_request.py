@@ -194,15 +194,12 @@ class SessionEscapesRequest(Rule):
     @staticmethod
     def _message(ctx: FileContext, handoff: _Handoff, session: _Session) -> str:
         if ctx.model.depends_scope(session.depends) == "function":
-            why = 'its dependency has `scope="function"` and closes it before the response'
+            why = 'the task runs after its `scope="function"` dependency closed it'
         elif ctx.versions.fastapi_in("0.106", "0.118"):
-            why = "on this FastAPI version the dependency closes it before the response is sent"
+            why = "on FastAPI 0.106-0.117 the task runs after the session is closed"
         else:
-            why = "the dependency closes it when the request ends, while that work may still use it"
-        return (
-            f"Request-scoped session `{handoff.session}` is handed to {handoff.what}, which "
-            f"outlives the request ({why}); pass ids and open a new session there"
-        )
+            why = "the session is closed when the request ends"
+        return f"Request session `{handoff.session}` goes to {handoff.what}: {why}"
 
 
 class _FunctionChecker:
@@ -313,7 +310,7 @@ class _FunctionChecker:
             method is not None and method[1] == "add_task" and self._is_background_tasks(method[0])
         ):
             session = self._first_carried([*positional, *keywords.values()])
-            what = "a background task that runs after the response is sent"
+            what = "a background task"
             if session is not None:
                 return _Handoff(what, session, background=True)
         elif qualname in names.THREADS:

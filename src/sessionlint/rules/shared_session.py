@@ -102,8 +102,7 @@ class SharedSession(Rule):
             if where is not None:
                 yield Report(
                     call,
-                    f"Session created {where} is shared by every request and thread; "
-                    "create one per request in a dependency",
+                    f"Session created {where} is shared by every request and thread",
                 )
 
     def _shared_where(self, ctx: FileContext, call: cst.Call) -> str | None:
@@ -160,9 +159,8 @@ class SharedSession(Rule):
                     cls = ctx.module.code_for_node(call.func)
                     return Report(
                         call,
-                        f"Session created at module scope by `{cls}()` (stored on "
-                        f"`{target.value}.{attr}`) is shared by every request and thread; "
-                        "create one per request in a dependency",
+                        f"Session created at module scope by `{cls}()` (on "
+                        f"`{target.value}.{attr}`) is shared by every request",
                     )
         return None
 

@@ -148,28 +148,20 @@ class SqliteThreadConfig(Rule):
             explicit = url.check_same_thread
         problems: list[str] = []
         if explicit is True:
-            problems.append(
-                "`check_same_thread=True` makes SQLite refuse connections used "
-                "from another threadpool thread"
-            )
+            problems.append("`check_same_thread=True` refuses other threadpool threads")
         if url.memory:
+            needs = []
             if not static_pool:
-                problems.append(
-                    "an in-memory database needs `poolclass=StaticPool` (otherwise "
-                    "each thread gets its own empty database)"
-                )
+                needs.append("`StaticPool`")
             if explicit is None:
-                problems.append(
-                    'an in-memory database needs `connect_args={"check_same_thread": False}`'
-                )
+                needs.append("`check_same_thread=False`")
+            if needs:
+                problems.append("an in-memory database needs " + " and ".join(needs))
         elif explicit is None and ctx.versions.sqlalchemy_below("2.0"):
-            problems.append(
-                "before SQLAlchemy 2.0 a file database needs `connect_args="
-                '{"check_same_thread": False}` under FastAPI\'s threadpool'
-            )
+            problems.append("before SQLAlchemy 2.0 a file database needs `check_same_thread=False`")
         if not problems:
             return None
-        message = "SQLite engine breaks under FastAPI's threadpool: " + "; ".join(problems)
+        message = "SQLite engine breaks in FastAPI's threads: " + "; ".join(problems)
         fix = self._fix(call, url, connect, pool_arg, need_pool=url.memory and not static_pool)
         return Report(call, message, fix=fix)
 

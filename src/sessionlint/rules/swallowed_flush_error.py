@@ -299,23 +299,22 @@ class SwallowedFlushError(Rule):
                 yield Report(
                     swallow.handler,
                     f"{self._describe(ctx, swallow.handler)} silently discards a failed "
-                    f"`{swallow.key}.commit()`: the write disappears without a trace and "
-                    f"`{swallow.key}` is left needing `rollback()`",
+                    f"`{swallow.key}.commit()`: the write is lost and `{swallow.key}` needs "
+                    "`rollback()`",
                     fix=self._fix(ctx, function, swallow),
                 )
                 continue
             if swallow in hits:
-                why = f"and `{swallow.key}` is used again afterwards"
+                why = f"and uses `{swallow.key}` again"
             elif swallow in returning:
-                why = f"and returns normally, leaving the caller's session `{swallow.key}` broken"
+                why = f"and returns `{swallow.key}` broken"
             else:
                 continue
             reported.add(swallow.handler)
             yield Report(
                 swallow.handler,
                 f"{self._describe(ctx, swallow.handler)} swallows a failed "
-                f"`{swallow.key}.{swallow.method}()` without `{swallow.key}.rollback()` {why}: "
-                "every later use raises `PendingRollbackError` until it is rolled back",
+                f"`{swallow.key}.{swallow.method}()` without `rollback()` {why}",
                 fix=self._fix(ctx, function, swallow),
             )
 

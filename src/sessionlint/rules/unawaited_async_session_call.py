@@ -151,10 +151,10 @@ class UnawaitedAsyncSessionCall(Rule):
                 continue
             function = index.enclosing_function(call)
             in_async = isinstance(function, cst.FunctionDef) and function.asynchronous is not None
-            advice = "add `await`" if in_async else "`await` it from an `async def`"
+            advice = "" if in_async else "; `await` it from an `async def`"  # else: the fix
             yield Report(
                 call,
-                f"`{spelled}` is a coroutine and is not awaited: {problem}; {advice}",
+                f"`{spelled}` is a coroutine and is not awaited: {problem}{advice}",
                 fix=_add_await(call, parent) if in_async else None,
             )
 

@@ -181,9 +181,8 @@ class UnclosedSession(Rule):
             message = f"Create the session with `{prefix} {factory} as db:` and pass `db`"
             yield Report(
                 call,
-                f"Session `{factory}` passed to `{helper}()` is never closed: `{helper}` only "
-                f"uses it, so its connection stays checked out until garbage collection; "
-                f"use `{prefix} {factory} as db:` and pass `db`",
+                f"Session `{factory}` passed to `{helper}()` is never closed (the helper only "
+                "uses it)",
                 fix=Fix(Applicability.DISPLAY_ONLY, message),
             )
 
@@ -272,7 +271,7 @@ class UnclosedSession(Rule):
             yield Report(
                 call,
                 f"Session `{name}` is not closed on every path: its connection stays checked "
-                f"out until garbage collection; use `{prefix} {factory} as {name}:`",
+                f"out; use `{prefix} {factory} as {name}:`",
                 fix=self._fix(ctx, function, name, call, kind, tracked[name]),
             )
 

@@ -199,8 +199,8 @@ class WriteWithoutCommit(Rule):
             uncommitted = [c for n, c in pending if n == name]
             yield Report(
                 call,
-                f"`{name}.{method[1]}()` is not followed by `{name}.commit()` on every path: "
-                "the write is rolled back when the session closes",
+                f"`{name}.{method[1]}()` is not committed on every path: the write is rolled "
+                "back when the session closes",
                 fix=_commit_fix(ctx, function, name, method[0], uncommitted, events),
             )
 
