@@ -546,3 +546,11 @@ def test_rules_explains_the_fix_column() -> None:
     assert result.exit_code == 0
     assert "display-only: a suggestion shown on the finding's help line" in result.stdout
     assert "unsafe: applied with --fix --unsafe-fixes" in result.stdout
+
+
+def test_server_without_pygls_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "sessionlint.server", raising=False)
+    monkeypatch.setitem(sys.modules, "pygls.lsp.server", None)  # import fails
+    result = run("server")
+    assert result.exit_code == 2
+    assert "install `sessionlint[lsp]`" in result.stderr

@@ -443,3 +443,113 @@ def lint_file_in_project(
     if notice is not None:
         result.notices.append(notice)
     return result
+
+
+# -- long-running clients (the language server) --------------------------------------------
+
+
+class EditorSession:
+    """Lint files of projects that stay in memory across edits (``sessionlint server``).
+
+    Each project is read once and kept: :meth:`update` swaps in the text of an edited or
+    saved file (an unsaved editor buffer wins over the disk), so the facts other modules give
+    (a ``get_db`` in ``deps.py``) follow the edits, and only changed files are parsed again.
+    Each :meth:`lint` uses a fresh :class:`Model` (models cache facts about the trees).
+    """
+
+    def __init__(self) -> None:
+        self._projects: dict[tuple[Path, Config], tuple[Project, VersionDetector]] = {}
+        self._texts: dict[Path, str] = {}
+
+    def _project(self, path: Path, config: Config) -> tuple[Project, VersionDetector]:
+        root = find_project_root(path, [Path.cwd()])
+        key = (root, config)
+        if key not in self._projects:
+            project = _new_project(root, config)
+            for known, text in self._texts.items():  # open buffers of earlier edits
+                parsed = parse_source(text, path=known, display_path=str(known))
+                if isinstance(parsed, SourceFile):
+                    project.add(parsed)
+            self._projects[key] = (project, _detector(config))
+        return self._projects[key]
+
+    def update(self, path: str | Path, text: str) -> None:
+        """The file at ``path`` now holds ``text`` (an editor buffer or a saved file)."""
+        key = Path(path).resolve()
+        self._texts[key] = text
+        parsed = parse_source(text, path=key, display_path=str(path))
+        for project, _ in self._projects.values():
+            old = project.known(key)
+            if isinstance(parsed, SourceFile):
+                if old is not None:
+                    project.replace(old, parsed)
+                else:
+                    project.add(parsed)
+                    project.forget_derived()
+            elif old is not None:
+                project.remove(key)
+
+    def forget(self, path: str | Path) -> None:
+        """The editor closed ``path``: read it from disk again from now on."""
+        key = Path(path).resolve()
+        self._texts.pop(key, None)
+        for project, _ in self._projects.values():
+            project.remove(key)
+
+    def lint(self, path: str | Path, *, config: Config | None = None) -> LintResult:
+        """Lint ``path`` (its buffer when :meth:`update` gave one) with its project's facts."""
+        return self._lint(path, config)[0]
+
+    def fixed_text(
+        self, path: str | Path, code: str, line: int, column: int, *, config: Config | None = None
+    ) -> str | None:
+        """The text of ``path`` with the fix (safe or unsafe, never display-only) of its
+        finding ``code`` at ``line``:``column`` applied; None when there is none to apply or
+        the result would not parse."""
+        from sessionlint.fixes import _fix_round, is_applied
+
+        result, file = self._lint(path, config)
+        if not isinstance(file, SourceFile):
+            return None
+        for d in result.diagnostics:
+            if (d.code, d.line, d.column) == (code, line, column) and is_applied(
+                d.fix, unsafe=True
+            ):
+                step = _fix_round(file, [d])
+                return step.new.text if step.new is not None else None
+        return None
+
+    def _lint(
+        self, path: str | Path, config: Config | None
+    ) -> tuple[LintResult, SourceFile | ParseFailure]:
+        file_path = Path(path)
+        key = file_path.resolve()
+        if config is None:
+            config = load_config(file_path)
+        project, detector = self._project(file_path, config)
+        file: SourceFile | ParseFailure | None = project.known(key)
+        if file is None:
+            text = self._texts.get(key)
+            if text is not None:
+                file = parse_source(text, path=key, display_path=str(path))
+            else:
+                try:
+                    file = parse_source(read_source(key), path=key, display_path=str(path))
+                except OSError as exc:
+                    file = ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}")
+            if isinstance(file, SourceFile):
+                project.add(file)
+        versions = detector.for_path(file_path)
+        result = LintResult(files_checked=1, versions={str(project.root): versions})
+        diagnostics, errors = _lint_one(
+            file,
+            str(path),
+            file_path,
+            _model(project, config),
+            versions,
+            config,
+            selected_rules(config),
+        )
+        result.diagnostics = [replace(d, path=str(path)) for d in diagnostics]
+        result.internal_errors = [replace(e, path=str(path)) for e in errors]
+        return result, file

@@ -758,6 +758,20 @@ def explain(code: str) -> None:
     _stdout_console().print(Markdown(page))
 
 
+@main.command()
+def server() -> None:
+    """Run the language server (LSP over standard input/output) for editors.
+
+    Needs the `lsp` extra: `pip install "sessionlint[lsp]"` (pygls). See docs/editors.md.
+    """
+    try:
+        from sessionlint.server import main as serve
+    except ImportError as exc:
+        _fail(f"the language server needs pygls ({exc}): install `sessionlint[lsp]`")
+        return
+    sys.exit(serve())
+
+
 def _stdout_console() -> Console:
     return Console(
         no_color=not _use_color(sys.stdout), highlight=False, emoji=False, soft_wrap=False

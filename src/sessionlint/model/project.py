@@ -291,6 +291,23 @@ class Project:
             if module is not None and module[0] is old:
                 self._modules[found] = (new, module[1])
 
+    def known(self, path: Path) -> SourceFile | None:
+        """The file at ``path`` if it was read or added already (never reads the disk)."""
+        return self._files.get(path.resolve())
+
+    def remove(self, path: Path) -> None:
+        """Forget the file at ``path`` (read it again when needed), and what was derived."""
+        key = path.resolve()
+        self._files.pop(key, None)
+        self.forget_derived()
+
+    def forget_derived(self) -> None:
+        """Drop the caches derived from the files (the project-wide scan, the texts, the
+        resolved imports): after files were added or removed behind them."""
+        self._scan = None
+        self._texts = None
+        self._modules.clear()
+
     def load(self, path: Path) -> SourceFile | None:
         """The parsed file at ``path`` (read once), or None when it cannot be read or parsed."""
         key = path.resolve()
