@@ -9,8 +9,11 @@ The CLI, the flake8 plugin and the pre-commit hooks are thin layers over these f
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import gc
+import multiprocessing
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -294,8 +297,13 @@ def lint_paths(
     target_sqlalchemy: str | None = None,
     isolated: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    jobs: int | None = 1,
 ) -> LintResult:
     """Lint files and directories (recursively, with the default excludes and .gitignore).
+
+    ``jobs``: how many processes check the files (``None``: the usable cores); with more
+    than one, the files are shared among forked workers when there are enough of them
+    (:data:`MIN_FILES_PER_JOB` per worker). The result is the same either way.
 
     Without an explicit ``config``, the nearest ``pyproject.toml`` with ``[tool.sessionlint]``
     above the first path is read (unless ``isolated``). Raises
@@ -306,9 +314,114 @@ def lint_paths(
     (reading and parsing, then checking).
     """
     run = _prepare(paths, config, select, ignore, target_fastapi, target_sqlalchemy, isolated)
-    given, cfg, rules, files, detector = run.given, run.config, run.rules, run.files, run.detector
-    result = LintResult(files_checked=len(files))
+    workers = min(jobs if jobs is not None else usable_cores(), len(run.files) // MIN_FILES_PER_JOB)
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        return _lint_parallel(run, workers, progress)
+    return _lint_files(run, run.files, progress).result(len(run.files))
 
+
+#: Below this many files per worker process, starting processes costs more than it saves.
+MIN_FILES_PER_JOB = 24
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (``--jobs`` default)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class _Share:
+    """What checking some of a run's files found, in a form another process can send back:
+    findings with detached fixes, and per project root the first file (its position in the
+    run) that set the root's versions and FastAPI verdict."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    internal_errors: list[InternalError] = field(default_factory=list)
+    notices: list[tuple[int, str]] = field(default_factory=list)
+    roots: dict[str, tuple[int, TargetVersions, bool | None]] = field(default_factory=dict)
+    code_kinds: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def merge(self, other: _Share) -> None:
+        self.diagnostics.extend(other.diagnostics)
+        self.internal_errors.extend(other.internal_errors)
+        self.notices.extend(other.notices)
+        for root, entry in other.roots.items():
+            if root not in self.roots or entry[0] < self.roots[root][0]:
+                self.roots[root] = entry
+        for root, kinds in other.code_kinds.items():
+            self.code_kinds.setdefault(root, Counter()).update(kinds)
+
+    def result(self, files_checked: int) -> LintResult:
+        result = LintResult(files_checked=files_checked)
+        result.diagnostics = sorted(self.diagnostics, key=lambda d: d.sort_key)
+        result.internal_errors = sorted(self.internal_errors, key=lambda e: (e.path, e.code))
+        result.notices = [notice for _, notice in sorted(self.notices)]
+        for root, (_, versions, uses_fastapi) in sorted(self.roots.items()):
+            result.versions[root] = versions
+            if uses_fastapi is not None:
+                result.uses_fastapi[root] = uses_fastapi
+        result.code_kinds = {root: self.code_kinds[root] for root in sorted(self.code_kinds)}
+        return result
+
+
+_Parsed = tuple[Path, SourceFile | ParseFailure, Project | None, Model | None]
+
+
+def _load_all(
+    run: _Run, files: Sequence[Path], advance: Callable[[], None] | None = None
+) -> list[_Parsed]:
+    """Read and parse ``files`` into their projects (one project and model per root)."""
+    projects: dict[Path, tuple[Project, Model]] = {}
+    parsed: list[_Parsed] = []
+    for path in files:
+        if advance is not None:
+            advance()
+        source, project, model, _ = _load_file(path, projects, run.config, run.given)
+        parsed.append((path, source, project, model))
+    return parsed
+
+
+def _check_all(
+    run: _Run,
+    parsed: Sequence[_Parsed],
+    positions: Sequence[int],
+    advance: Callable[[], None] | None = None,
+) -> _Share:
+    """Check the parsed files at ``positions`` (their places in the run)."""
+    cfg, rules, detector = run.config, run.rules, run.detector
+    share = _Share()
+    for position in positions:
+        if advance is not None:
+            advance()
+        path, source, owner, owner_model = parsed[position]
+        versions = detector.for_path(path)
+        if owner is not None and owner.root is not None:
+            root = str(owner.root)
+            if root not in share.roots:
+                share.roots[root] = (position, versions, None)
+            first, first_versions, uses_fastapi = share.roots[root]
+            if owner_model is not None and isinstance(source, SourceFile):
+                if uses_fastapi is None:
+                    uses_fastapi = owner_model.uses_fastapi(first_versions)
+                    share.roots[root] = (first, first_versions, uses_fastapi)
+                kind = owner_model.code_kind(source).name.lower()
+                share.code_kinds.setdefault(root, Counter())[kind] += 1
+        diagnostics, errors = _lint_one(source, str(path), path, owner_model, versions, cfg, rules)
+        notice = not_analysed(str(path), source)
+        if notice is not None:
+            share.notices.append((position, notice))
+        share.diagnostics.extend(diagnostics)
+        share.internal_errors.extend(errors)
+    return share
+
+
+def _lint_files(
+    run: _Run, files: Sequence[Path], progress: Callable[[int, int], None] | None = None
+) -> _Share:
+    """Read and parse every file, then check each: one process."""
     steps = 0
 
     def advance() -> None:
@@ -317,32 +430,55 @@ def lint_paths(
         if progress is not None:
             progress(steps, 2 * len(files))
 
-    projects: dict[Path, tuple[Project, Model]] = {}
-    parsed: list[tuple[Path, SourceFile | ParseFailure, Project | None, Model | None]] = []
-    for path in files:
-        advance()
-        source, project, model, _ = _load_file(path, projects, cfg, given)
-        parsed.append((path, source, project, model))
+    parsed = _load_all(run, files, advance)
+    return _check_all(run, parsed, range(len(parsed)), advance)
 
-    for path, source, owner, owner_model in parsed:
-        advance()
-        versions = detector.for_path(path)
-        if owner is not None and owner.root is not None:
-            root = str(owner.root)
-            result.versions.setdefault(root, versions)
-            if owner_model is not None and isinstance(source, SourceFile):
-                if root not in result.uses_fastapi:
-                    result.uses_fastapi[root] = owner_model.uses_fastapi(versions)
-                kind = owner_model.code_kind(source).name.lower()
-                result.code_kinds.setdefault(root, Counter())[kind] += 1
-        diagnostics, errors = _lint_one(source, str(path), path, owner_model, versions, cfg, rules)
-        notice = not_analysed(str(path), source)
-        if notice is not None:
-            result.notices.append(notice)
-        result.diagnostics.extend(diagnostics)
-        result.internal_errors.extend(errors)
-    result.diagnostics.sort(key=lambda d: d.sort_key)
-    return result
+
+#: What forked workers check: the run and its parsed files (set in the parent right before
+#: the workers fork; they inherit them, trees and gathered facts included).
+_WORKER_STATE: tuple[_Run, list[_Parsed]] | None = None
+
+
+def _check_worker(positions: list[int]) -> _Share:
+    assert _WORKER_STATE is not None
+    run, parsed = _WORKER_STATE
+    gc.disable()  # as in the parent's batch run (see _cyclic_gc_paused)
+    share = _check_all(run, parsed, positions)
+    share.diagnostics = [d.detached() for d in share.diagnostics]
+    return share
+
+
+def _lint_parallel(
+    run: _Run, workers: int, progress: Callable[[int, int], None] | None
+) -> LintResult:
+    """Read and parse every file here, then check them in ``workers`` forked processes,
+    each a share of the files (every ``workers``-th one, so shares are alike). The workers
+    inherit the trees; each gathers the facts its files need from them, as one process would
+    (tests/test_jobs.py: the same findings as ``jobs=1``)."""
+    global _WORKER_STATE
+    total_steps = 2 * len(run.files)
+    steps = 0
+
+    def advance() -> None:
+        nonlocal steps
+        steps += 1
+        if progress is not None:
+            progress(steps, total_steps)
+
+    parsed = _load_all(run, run.files, advance)
+    shares = [list(range(i, len(parsed), workers)) for i in range(workers)]
+    total = _Share()
+    _WORKER_STATE = (run, parsed)
+    try:
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for done, share in enumerate(pool.map(_check_worker, shares), start=1):
+                total.merge(share)
+                if progress is not None:
+                    progress(len(parsed) + len(parsed) * done // workers, total_steps)
+    finally:
+        _WORKER_STATE = None
+    return total.result(len(run.files))
 
 
 # -- one file inside its project (the flake8 plugin, standard input) ----------------------------

@@ -162,6 +162,13 @@ def main() -> None:
     is_flag=True,
     help="Apply the exclude patterns to files named on the command line too (pre-commit).",
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that check files (default: the usable cores; --fix runs in one).",
+)
 @click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what remains.")
 @click.option(
     "--fix-only",
@@ -230,6 +237,7 @@ def check(
     verbose: bool,
     stdin_filename: str | None,
     force_exclude: bool,
+    jobs: int | None,
     fix: bool,
     fix_only: bool,
     unfixable: tuple[str, ...],
@@ -279,7 +287,7 @@ def check(
             result = fixing.result.lint
         else:
             with _progress_bar(not quiet and _is_terminal(sys.stderr)) as progress:
-                result = _lint(given, config, stdin_filename, force_exclude, reader, progress)
+                result = _lint(given, config, stdin_filename, force_exclude, reader, progress, jobs)
     except (ConfigError, UsageError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -639,6 +647,7 @@ def _lint(
     force_exclude: bool,
     reader: _LineReader,
     progress: Progress | None,
+    jobs: int | None = None,
 ) -> LintResult:
     """Lint the command line's paths, or standard input when the path is ``-``."""
     paths = _inputs(given, config, force_exclude)
@@ -648,7 +657,7 @@ def _lint(
         return _lint_stdin(config, stdin_filename, reader)
     if not paths:
         return LintResult()
-    return lint_paths(paths, config=config, progress=progress)
+    return lint_paths(paths, config=config, progress=progress, jobs=jobs)
 
 
 def _lint_stdin(config: Config, stdin_filename: str | None, reader: _LineReader) -> LintResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import libcst as cst
@@ -45,10 +45,20 @@ class Fix:
     replacements: tuple[tuple[cst.CSTNode, Replacement], ...] = ()
     imports: tuple[tuple[str, str | None], ...] = ()
     """Imports the fix needs, as (module, name) pairs (name ``None`` for ``import module``)."""
+    #: A detached copy (:meth:`detached`) of a fix that had replacements.
+    applies: bool = field(default=False, compare=False)
 
     @property
     def is_applicable(self) -> bool:
-        return self.applicability is not Applicability.DISPLAY_ONLY and bool(self.replacements)
+        if self.applicability is Applicability.DISPLAY_ONLY:
+            return False
+        return self.applies or bool(self.replacements)
+
+    def detached(self) -> Fix:
+        """The fix without its tree nodes (to send a finding to another process or store
+        it): it still says whether it applies, but only the process that holds the tree can
+        apply it."""
+        return Fix(self.applicability, self.message, applies=self.is_applicable)
 
     def to_dict(self) -> dict[str, Any]:
         return {"applicability": self.applicability.value, "message": self.message}
@@ -76,6 +86,12 @@ class Diagnostic:
     @property
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.code)
+
+    def detached(self) -> Diagnostic:
+        """This finding with a :meth:`Fix.detached` fix (picklable, no tree nodes)."""
+        if self.fix is None or not (self.fix.replacements or self.fix.imports):
+            return self
+        return replace(self, fix=self.fix.detached())
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -34,7 +34,15 @@ __all__ = ["ParseFailure", "Project", "SourceFile", "decode_source", "parse_sour
 
 #: A project file is worth reading for the project-wide scan only if it mentions one of these.
 _ERROR_AT = re.compile(r"error at (\d+):(\d+):?")
-_SCAN_WORDS = re.compile(r"Depends|Security|add_api_route|add_api_websocket_route")
+#: What makes a file part of the project-wide scan for dependencies and route handlers: a
+#: ``Depends``/``Security``, a route registration, or a route decorator. Route handlers are
+#: found from the scan, not only from the files a run happens to check, so a run on some
+#: files (pre-commit, a ``--jobs`` worker) sees the same handlers as a run on all of them.
+_SCAN_WORDS = re.compile(
+    r"Depends|Security|add_api_route|add_api_websocket_route"
+    r"|^[ \t]*@[\w.]+\.(?:get|post|put|patch|delete|options|head|trace|api_route|websocket)\(",
+    re.MULTILINE,
+)
 
 
 @dataclass(frozen=True)
