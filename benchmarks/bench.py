@@ -1,8 +1,11 @@
 """Time ``sessionlint check`` against a bare LibCST parse of the same files.
 
 Corpus: the installed sources of sqlalchemy, fastapi, starlette, pydantic and sqlmodel (those
-that are installed), plus the test fixtures and the example app. Prints the file count, the
-lines of code, the times, the ratio and the peak memory of a CLI run. Usage::
+that are installed), plus the test fixtures and the example app, or (``--only``) the folders
+given. Prints, against a bare single-process LibCST parse: a cold run with ``--jobs 1`` and
+with the default jobs, a warm run (cache, nothing changed), a warm run after one file changed
+(it edits one file of the corpus and restores it), 10 named files as pre-commit passes them,
+and flake8 / ruff for reference; plus the peak memory. Usage::
 
     python benchmarks/bench.py [--repeat N] [--only] [EXTRA_DIR ...]
 """
@@ -14,8 +17,10 @@ import contextlib
 import importlib.util
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,10 +60,9 @@ def lint(dirs: list[Path]) -> tuple[float, int]:
     return time.perf_counter() - start, len(result.diagnostics)
 
 
-def cli_run(dirs: list[Path]) -> tuple[float, float]:
-    """Wall time and peak RSS (MiB) of ``sessionlint check`` in a subprocess."""
+def cli_run(dirs: list[Path], *extra: str, env: dict[str, str] | None = None) -> float:
+    """Wall time of ``sessionlint check EXTRA... DIRS`` in a subprocess."""
     start = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     subprocess.run(
         [
             sys.executable,
@@ -68,14 +72,30 @@ def cli_run(dirs: list[Path]) -> tuple[float, float]:
             "--isolated",
             "--format",
             "json",
+            *extra,
             *map(str, dirs),
         ],
         stdout=subprocess.DEVNULL,
         check=False,
+        env={**os.environ, **(env or {})},
     )
-    elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) / 1024
+    return time.perf_counter() - start
+
+
+def peak_rss(dirs: list[Path], *extra: str) -> float:
+    """Peak RSS (MiB) of the largest process of a ``sessionlint check`` run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    cli_run(dirs, "--no-cache", *extra)
+    return max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+
+
+def tool_run(*command: str) -> float | None:
+    """Wall time of another tool (flake8, ruff) for reference; None when not installed."""
+    if shutil.which(command[0]) is None and not command[0].startswith(sys.executable):
+        return None
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -92,19 +112,58 @@ def main() -> int:
     print(f"corpus: {len(files)} files, {loc:,} lines, from:")
     for d in dirs:
         print(f"  {os.path.relpath(d)}")
-    parse_times, lint_times = [], []
-    findings = 0
-    for _ in range(args.repeat):
-        parse_times.append(bare_parse(files))
-        elapsed, findings = lint(dirs)
-        lint_times.append(elapsed)
-    parse_t, lint_t = min(parse_times), min(lint_times)
-    cli_t, peak = cli_run(dirs)
-    print(f"bare LibCST parse:        {parse_t:7.2f} s")
-    print(f"sessionlint (in-process): {lint_t:7.2f} s  ({findings} findings)")
-    print(f"sessionlint check (CLI):  {cli_t:7.2f} s  peak RSS {peak:.0f} MiB")
-    print(f"ratio lint / parse:       {lint_t / parse_t:7.2f}x")
-    print(f"throughput:               {loc / lint_t:,.0f} lines/s")
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    parse_t = min(bare_parse(files) for _ in range(args.repeat))
+    _, findings = lint(dirs)
+    rows: list[tuple[str, float | None]] = []
+
+    def best(*extra: str, env: dict[str, str] | None = None) -> float:
+        return min(cli_run(dirs, *extra, env=env) for _ in range(args.repeat))
+
+    rows.append(("cold, --jobs 1", best("--no-cache", "--jobs", "1")))
+    rows.append(("cold, default jobs", best("--no-cache")))
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"SESSIONLINT_CACHE_DIR": cache}
+        cli_run(dirs, env=env)  # fill the cache
+        rows.append(("warm, nothing changed", best(env=env)))
+        if files:
+            victim = files[len(files) // 2]
+            original = victim.read_bytes()
+            try:
+                victim.write_bytes(original + b"\n# benchmark edit\n")
+                rows.append(("warm, one file changed", cli_run(dirs, env=env)))
+            finally:
+                victim.write_bytes(original)
+    ten = [str(f) for f in files[:: max(1, len(files) // 10)][:10]]
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "sessionlint", "check", "--isolated", "--no-cache", *ten],
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
+    rows.append(("10 named files (pre-commit), cold", time.perf_counter() - start))
+    rows.append(
+        (
+            "flake8 --select SL",
+            tool_run(sys.executable, "-m", "flake8", "--select", "SL", *map(str, dirs)),
+        )
+    )
+    rows.append(
+        (
+            "ruff check --select ALL",
+            tool_run(
+                "ruff", "check", "--select", "ALL", "--no-cache", "--isolated", *map(str, dirs)
+            ),
+        )
+    )
+    print(f"findings: {findings}; bare single-process LibCST parse: {parse_t:.2f} s")
+    print(f"peak RSS (default jobs, largest process): {peak_rss(dirs):.0f} MiB")
+    print(f"{'run':<36} {'seconds':>8} {'x parse':>8}")
+    for name, seconds in rows:
+        if seconds is None:
+            print(f"{name:<36} {'-':>8} {'-':>8}")
+        else:
+            print(f"{name:<36} {seconds:8.2f} {seconds / parse_t:8.2f}")
     return 0
 
 

@@ -56,6 +56,8 @@ class LintResult:
     #: scripts or application code (``"app"``, ``"test"``, ``"migration"``, ``"script"``).
     uses_fastapi: dict[str, bool] = field(default_factory=dict)
     code_kinds: dict[str, Counter[str]] = field(default_factory=dict)
+    #: The findings come from the cache (an earlier run with the same inputs).
+    from_cache: bool = False
     #: Files not analysed although CPython accepts them (LibCST cannot parse them): not a
     #: finding, printed as a warning (``path:line:column: not analysed: reason``).
     notices: list[str] = field(default_factory=list)
@@ -228,7 +230,7 @@ _R = TypeVar("_R")
 
 
 @contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for a batch run.
 
     A run allocates millions of small, acyclic LibCST nodes that stay alive until the run ends,
@@ -247,11 +249,11 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def batch_run(function: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``function`` with the cyclic garbage collector paused (see :func:`_cyclic_gc_paused`)."""
+    """Run ``function`` with the cyclic garbage collector paused (see :func:`cyclic_gc_paused`)."""
 
     @functools.wraps(function)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             return function(*args, **kwargs)
 
     return wrapper
@@ -298,12 +300,18 @@ def lint_paths(
     isolated: bool = False,
     progress: Callable[[int, int], None] | None = None,
     jobs: int | None = 1,
+    cache_dir: Path | None = None,
+    use_cache: bool = False,
 ) -> LintResult:
     """Lint files and directories (recursively, with the default excludes and .gitignore).
 
     ``jobs``: how many processes check the files (``None``: the usable cores); with more
     than one, the files are shared among forked workers when there are enough of them
     (:data:`MIN_FILES_PER_JOB` per worker). The result is the same either way.
+
+    ``use_cache``: reuse the findings of an earlier run with the same inputs, and store
+    these (:mod:`sessionlint.cache`; in ``cache_dir``, by default ``.sessionlint_cache`` at
+    the first file's project root). A run with internal errors is not stored.
 
     Without an explicit ``config``, the nearest ``pyproject.toml`` with ``[tool.sessionlint]``
     above the first path is read (unless ``isolated``). Raises
@@ -314,6 +322,28 @@ def lint_paths(
     (reading and parsing, then checking).
     """
     run = _prepare(paths, config, select, ignore, target_fastapi, target_sqlalchemy, isolated)
+    if not use_cache or not run.files:
+        return _lint_run(run, jobs, progress)
+    from sessionlint import cache
+
+    roots = sorted({find_project_root(path, run.given) for path in run.files})
+    project_files = [p for root in roots for p in discover([root], run.config)]
+    run_key = cache.key(repr(run.config), run.files, project_files, roots)
+    directory = cache.cache_dir_for(roots[0], cache_dir)
+    hit = cache.load(directory, run_key)
+    if hit is not None:
+        result = LintResult(diagnostics=hit[0], notices=hit[1], files_checked=hit[2])
+        result.from_cache = True
+        return result
+    result = _lint_run(run, jobs, progress)
+    if not result.internal_errors:
+        cache.store(directory, run_key, result.diagnostics, result.notices, result.files_checked)
+    return result
+
+
+def _lint_run(
+    run: _Run, jobs: int | None, progress: Callable[[int, int], None] | None
+) -> LintResult:
     workers = min(jobs if jobs is not None else usable_cores(), len(run.files) // MIN_FILES_PER_JOB)
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
         return _lint_parallel(run, workers, progress)
@@ -442,7 +472,7 @@ _WORKER_STATE: tuple[_Run, list[_Parsed]] | None = None
 def _check_worker(positions: list[int]) -> _Share:
     assert _WORKER_STATE is not None
     run, parsed = _WORKER_STATE
-    gc.disable()  # as in the parent's batch run (see _cyclic_gc_paused)
+    gc.disable()  # as in the parent's batch run (see cyclic_gc_paused)
     share = _check_all(run, parsed, positions)
     share.diagnostics = [d.detached() for d in share.diagnostics]
     return share

@@ -169,6 +169,14 @@ def main() -> None:
     default=None,
     help="Processes that check files (default: the usable cores; --fix runs in one).",
 )
+@click.option("--no-cache", is_flag=True, help="Do not read or write the findings cache.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),  # unusable: the run goes on without the cache
+    envvar="SESSIONLINT_CACHE_DIR",
+    help="Where the cache lives (default: .sessionlint_cache at the project root; "
+    "env SESSIONLINT_CACHE_DIR).",
+)
 @click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what remains.")
 @click.option(
     "--fix-only",
@@ -238,6 +246,8 @@ def check(
     stdin_filename: str | None,
     force_exclude: bool,
     jobs: int | None,
+    no_cache: bool,
+    cache_dir: Path | None,
     fix: bool,
     fix_only: bool,
     unfixable: tuple[str, ...],
@@ -287,7 +297,10 @@ def check(
             result = fixing.result.lint
         else:
             with _progress_bar(not quiet and _is_terminal(sys.stderr)) as progress:
-                result = _lint(given, config, stdin_filename, force_exclude, reader, progress, jobs)
+                cache = _CacheChoice(not no_cache and not verbose, cache_dir)
+                result = _lint(
+                    given, config, stdin_filename, force_exclude, reader, progress, jobs, cache
+                )
     except (ConfigError, UsageError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -648,6 +661,7 @@ def _lint(
     reader: _LineReader,
     progress: Progress | None,
     jobs: int | None = None,
+    cache: _CacheChoice | None = None,
 ) -> LintResult:
     """Lint the command line's paths, or standard input when the path is ``-``."""
     paths = _inputs(given, config, force_exclude)
@@ -657,7 +671,20 @@ def _lint(
         return _lint_stdin(config, stdin_filename, reader)
     if not paths:
         return LintResult()
-    return lint_paths(paths, config=config, progress=progress, jobs=jobs)
+    use = cache is not None and cache.use
+    where = cache.directory if cache is not None else None
+    return lint_paths(
+        paths, config=config, progress=progress, jobs=jobs, use_cache=use, cache_dir=where
+    )
+
+
+@dataclass(frozen=True)
+class _CacheChoice:
+    """``--no-cache`` / ``--cache-dir``: whether the run reads and writes the cache, and
+    where (``-v`` runs bypass it: the versions they print come from a real run)."""
+
+    use: bool
+    directory: Path | None
 
 
 def _lint_stdin(config: Config, stdin_filename: str | None, reader: _LineReader) -> LintResult:
@@ -765,6 +792,26 @@ def explain(code: str) -> None:
         click.echo(page, nl=False)
         return
     _stdout_console().print(Markdown(page))
+
+
+@main.command()
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),  # unusable: the run goes on without the cache
+    envvar="SESSIONLINT_CACHE_DIR",
+    help="The cache to remove (default: .sessionlint_cache of the current project).",
+)
+def clean(cache_dir: Path | None) -> None:
+    """Remove the findings cache."""
+    from sessionlint.cache import cache_dir_for
+    from sessionlint.cache import clean as remove
+    from sessionlint.files import find_project_root
+
+    directory = cache_dir_for(find_project_root(Path.cwd()), cache_dir)
+    if remove(directory):
+        click.echo(f"Removed {directory}")
+    else:
+        click.echo(f"No sessionlint cache at {directory}")
 
 
 @main.command()

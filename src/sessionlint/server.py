@@ -26,7 +26,7 @@ from pygls.uris import to_fs_path
 
 from sessionlint import __version__
 from sessionlint.adopt import add_noqa
-from sessionlint.api import EditorSession
+from sessionlint.api import EditorSession, cyclic_gc_paused
 from sessionlint.config import ConfigError
 from sessionlint.diagnostics import Applicability, Diagnostic, Severity
 from sessionlint.registry import RULES_BY_CODE
@@ -95,8 +95,11 @@ class SessionlintServer(LanguageServer):
         if path is None:
             return
         text = self.workspace.get_text_document(uri).source
-        self.guarded(f"reading {path}", lambda: self.session.update(path, text), None)
-        self.refresh(uri)
+        # A full collection of the kept trees takes seconds: none while an edit is handled
+        # (as in a batch run); the collector runs between edits, when little is allocated.
+        with cyclic_gc_paused():
+            self.guarded(f"reading {path}", lambda: self.session.update(path, text), None)
+            self.refresh(uri)
 
 
 def _path(uri: str) -> str | None:
