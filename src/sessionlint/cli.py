@@ -172,7 +172,7 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Do not read or write the findings cache.")
 @click.option(
     "--cache-dir",
-    type=click.Path(path_type=Path),  # unusable: the run goes on without the cache
+    type=click.Path(path_type=Path, readable=False),  # unusable: the run goes on uncached
     envvar="SESSIONLINT_CACHE_DIR",
     help="Where the cache lives (default: .sessionlint_cache at the project root; "
     "env SESSIONLINT_CACHE_DIR).",
@@ -797,7 +797,7 @@ def explain(code: str) -> None:
 @main.command()
 @click.option(
     "--cache-dir",
-    type=click.Path(path_type=Path),  # unusable: the run goes on without the cache
+    type=click.Path(path_type=Path, readable=False),  # unusable: the run goes on uncached
     envvar="SESSIONLINT_CACHE_DIR",
     help="The cache to remove (default: .sessionlint_cache of the current project).",
 )
