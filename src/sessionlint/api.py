@@ -623,12 +623,15 @@ class EditorSession:
     Each :meth:`lint` uses a fresh :class:`Model` (models cache facts about the trees).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, folders: Sequence[Path] = ()) -> None:
         self._projects: dict[tuple[Path, Config], tuple[Project, VersionDetector]] = {}
         self._texts: dict[Path, str] = {}
+        #: The editor's workspace folders: a file with no project marker above it belongs to
+        #: the folder that holds it (the current directory only when there is none).
+        self.folders: list[Path] = [f.resolve() for f in folders]
 
     def _project(self, path: Path, config: Config) -> tuple[Project, VersionDetector]:
-        root = find_project_root(path, [Path.cwd()])
+        root = find_project_root(path, self.folders or [Path.cwd()])
         key = (root, config)
         if key not in self._projects:
             project = _new_project(root, config)

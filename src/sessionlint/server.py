@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from lsprotocol import types
@@ -44,8 +45,9 @@ class SessionlintServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("sessionlint", __version__)
         self.session = EditorSession()
-        #: The findings last published, per document URI (code actions and hover read them).
-        self.findings: dict[str, list[Diagnostic]] = {}
+        #: The findings last published, per document URI, each with its range in the
+        #: client's position units (code actions and hover read them).
+        self.findings: dict[str, list[tuple[Diagnostic, types.Range]]] = {}
 
     def guarded(self, what: str, action: Callable[[], T], default: T) -> T:
         """Run ``action``; an exception is logged to the client and ``default`` returned."""
@@ -74,11 +76,13 @@ class SessionlintServer(LanguageServer):
         if result is not None:
             for error in result.internal_errors:
                 self.log(types.MessageType.Error, f"sessionlint: {error.describe()}")
-        self.findings[uri] = findings
-        version = self.workspace.get_text_document(uri).version
+        document = self.workspace.get_text_document(uri)
+        codec = self.workspace.position_codec  # UTF-16 unless the client chose otherwise
+        placed = [(d, codec.range_to_client_units(document.lines, _range(d))) for d in findings]
+        self.findings[uri] = placed
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
-                uri=uri, diagnostics=[_lsp(d) for d in findings], version=version
+                uri=uri, diagnostics=[_lsp(d, r) for d, r in placed], version=document.version
             )
         )
 
@@ -94,12 +98,23 @@ class SessionlintServer(LanguageServer):
         path = _path(uri)
         if path is None:
             return
+        if not self.session.folders:
+            self.session.folders = _workspace_folders(self)
         text = self.workspace.get_text_document(uri).source
         # A full collection of the kept trees takes seconds: none while an edit is handled
         # (as in a batch run); the collector runs between edits, when little is allocated.
         with cyclic_gc_paused():
             self.guarded(f"reading {path}", lambda: self.session.update(path, text), None)
             self.refresh(uri)
+
+
+def _workspace_folders(server: LanguageServer) -> list[Path]:
+    """The workspace folders (else the root) the client named, as paths."""
+    uris = [folder.uri for folder in server.workspace.folders.values()]
+    if not uris and server.workspace.root_uri:
+        uris = [server.workspace.root_uri]
+    paths = [to_fs_path(uri) for uri in uris]
+    return [Path(p).resolve() for p in paths if p is not None]
 
 
 def _path(uri: str) -> str | None:
@@ -116,9 +131,9 @@ def _range(d: Diagnostic) -> types.Range:
     return types.Range(start=start, end=types.Position(line=end_line, character=end_character))
 
 
-def _lsp(d: Diagnostic) -> types.Diagnostic:
+def _lsp(d: Diagnostic, where: types.Range) -> types.Diagnostic:
     return types.Diagnostic(
-        range=_range(d),
+        range=where,
         message=d.message,
         severity=(
             types.DiagnosticSeverity.Error
@@ -132,8 +147,7 @@ def _lsp(d: Diagnostic) -> types.Diagnostic:
     )
 
 
-def _overlaps(d: Diagnostic, wanted: types.Range) -> bool:
-    found = _range(d)
+def _overlaps(found: types.Range, wanted: types.Range) -> bool:
     before = (found.end.line, found.end.character) < (wanted.start.line, wanted.start.character)
     after = (found.start.line, found.start.character) > (wanted.end.line, wanted.end.character)
     return not (before or after)
@@ -161,10 +175,10 @@ def _code_actions(
     document = server.workspace.get_text_document(uri)
     text, version = document.source, document.version
     actions: list[types.CodeAction] = []
-    wanted: Sequence[Diagnostic] = [
-        d for d in server.findings.get(uri, []) if _overlaps(d, params.range)
+    wanted: Sequence[tuple[Diagnostic, types.Range]] = [
+        (d, where) for d, where in server.findings.get(uri, []) if _overlaps(where, params.range)
     ]
-    for d in wanted:
+    for d, where in wanted:
         fix = d.fix
         if fix is not None and fix.applicability is not Applicability.DISPLAY_ONLY:
             new = server.session.fixed_text(path, d.code, d.line, d.column)
@@ -174,7 +188,7 @@ def _code_actions(
                     types.CodeAction(
                         title=f"Fix {d.code}{' (unsafe)' if unsafe else ''}: {fix.message}",
                         kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[_lsp(d)],
+                        diagnostics=[_lsp(d, where)],
                         is_preferred=not unsafe,
                         edit=_whole_document(text, new, uri, version),
                     )
@@ -186,7 +200,7 @@ def _code_actions(
                 types.CodeAction(
                     title=f"Disable {d.code} for this line",
                     kind=types.CodeActionKind.QuickFix,
-                    diagnostics=[_lsp(d)],
+                    diagnostics=[_lsp(d, where)],
                     edit=_whole_document(text, new, uri, version),
                 )
             )
@@ -195,7 +209,8 @@ def _code_actions(
 
 def _hover(server: SessionlintServer, params: types.HoverParams) -> types.Hover | None:
     here = types.Range(start=params.position, end=params.position)
-    found = [d for d in server.findings.get(params.text_document.uri, []) if _overlaps(d, here)]
+    uri = params.text_document.uri
+    found = [d for d, where in server.findings.get(uri, []) if _overlaps(where, here)]
     if not found:
         return None
     parts = []

@@ -230,3 +230,16 @@ async def test_a_file_that_does_not_parse_is_sl001_and_the_server_goes_on(
     assert [str(d.code) for d in client.diagnostics[uri]] == ["SL001"]
     deps = await _open(client, project / "app" / "deps.py")
     assert _codes(client, deps) == [("SL102", 9)]
+
+
+async def test_positions_are_in_the_clients_utf16_units(
+    client: LanguageClient, project: Path
+) -> None:
+    source = 'from sqlalchemy.orm import Session\n\nlabel = "\U0001f600"; shared = Session()\n'
+    path = project / "app" / "emoji.py"
+    path.write_text(source, encoding="utf-8")
+    uri = await _open(client, path)
+    (diagnostic,) = client.diagnostics[uri]
+    assert diagnostic.code == "SL101"
+    code_points = source.splitlines()[2].index("Session()")
+    assert diagnostic.range.start.character == code_points + 1  # the emoji is 2 UTF-16 units
