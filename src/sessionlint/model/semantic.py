@@ -1346,8 +1346,8 @@ class Model:
         ``cache[k] = engine``: built under an ``if`` that tests the local name, then kept in
         an item or attribute."""
         index = file.index
-        guarded = any(
-            _mentions(branch.test, name) and index.is_inside(call, branch.body)
+        guarded = any(  # the cheap ancestor test first: _mentions walks the test's tree
+            index.is_inside(call, branch.body) and _mentions(branch.test, name)
             for branch in index.own_nodes(fn, cst.If)
         )
         if not guarded:
