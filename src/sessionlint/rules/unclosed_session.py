@@ -391,26 +391,10 @@ def _with_block(
         return None
     statements = list(block.body)
     start = next(i for i, s in enumerate(statements) if s is line)
-    last = start
-    for occurrence in found:
-        position = next(
-            (i for i, s in enumerate(statements) if index.is_inside(occurrence.name, s)), None
-        )
-        if position is None or position <= start:
-            return None  # a use outside the block (or before the creation)
-        last = max(last, position)
-    if last == start:
+    guarded = _guarded_body(index, statements, start, found, name, uses_in_start=False)
+    if guarded is None:
         return None
-    # When the last use is ``db.close()`` the block ends there (that close is dropped: the
-    # ``with`` closes the session), so the fix never holds the connection longer than the
-    # original did; what follows stays after the block. Otherwise the block runs to the end:
-    # what follows the last use may still read results of the session (an unbuffered
-    # ``Result``), and the original never released the connection anyway.
-    closed = _is_close_statement(statements[last], name)
-    end = last if closed else len(statements) - 1
-    body = [s for i, s in enumerate(statements) if start < i <= end and not (closed and i == last)]
-    if not body:
-        return None
+    body, end = guarded
     with_node = cst.With(
         items=[cst.WithItem(item=call, asname=cst.AsName(name=cst.Name(name)))],
         body=cst.IndentedBlock(body=body, header=line.trailing_whitespace),
@@ -473,21 +457,10 @@ def _try_finally_block(
         return None
     statements = list(block.body)
     start = next(i for i, s in enumerate(statements) if s is statement)
-    last = start
-    for occurrence in found:
-        position = next(
-            (i for i, s in enumerate(statements) if index.is_inside(occurrence.name, s)), None
-        )
-        if position is None or position < start:
-            return None  # a use outside the block (or before the creation)
-        last = max(last, position)
-    if last == start:
+    guarded = _guarded_body(index, statements, start, found, name, uses_in_start=True)
+    if guarded is None:
         return None
-    closed = _is_close_statement(statements[last], name)
-    end = last if closed else len(statements) - 1
-    body = [s for i, s in enumerate(statements) if start < i <= end and not (closed and i == last)]
-    if not body:
-        return None
+    body, end = guarded
     first = body[0]
     leading = (
         first.leading_lines
@@ -536,6 +509,42 @@ def _binds_on_every_branch(statement: cst.If, lines: list[cst.SimpleStatementLin
             return True
         branch = branch.orelse
     return False
+
+
+def _guarded_body(
+    index: ModuleIndex,
+    statements: list[cst.BaseStatement],
+    start: int,
+    found: list[Occurrence],
+    name: str,
+    *,
+    uses_in_start: bool,
+) -> tuple[list[cst.BaseStatement], int] | None:
+    """The statements after ``statements[start]`` (where the session is created) that the
+    fix puts under the session's guard, and the index of the last statement the guard
+    replaces; None when the uses leave the block.
+
+    When the last use is ``db.close()`` the guard ends there (that close is dropped: the
+    ``with`` / ``finally`` closes the session), so the fix never holds the connection longer
+    than the original did; what follows stays after it. Otherwise it runs to the end of the
+    block: what follows the last use may still read results of the session (an unbuffered
+    ``Result``), and the original never released the connection anyway. ``uses_in_start``:
+    uses inside the creating statement itself are allowed (an ``if`` creating it on every
+    branch)."""
+    last = start
+    for occurrence in found:
+        position = next(
+            (i for i, s in enumerate(statements) if index.is_inside(occurrence.name, s)), None
+        )
+        if position is None or position < start or (position == start and not uses_in_start):
+            return None  # a use outside the block (or before the creation)
+        last = max(last, position)
+    if last == start:
+        return None
+    closed = _is_close_statement(statements[last], name)
+    end = last if closed else len(statements) - 1
+    body = [s for i, s in enumerate(statements) if start < i <= end and not (closed and i == last)]
+    return (body, end) if body else None
 
 
 def _is_close_statement(statement: cst.BaseStatement, name: str) -> bool:
