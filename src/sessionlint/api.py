@@ -496,6 +496,13 @@ def _lint_parallel(
             progress(steps, total_steps)
 
     parsed = _load_all(run, run.files, advance)
+    # The project-wide facts every file's check asks for (which functions are dependencies,
+    # what runs per request) are gathered once here, from every file of the run as in one
+    # process; the workers inherit them instead of each computing them again.
+    models = {id(model): model for _, _, _, model in parsed if model is not None}
+    for model in models.values():
+        model.dependencies()
+        model.per_request_functions()
     shares = [list(range(i, len(parsed), workers)) for i in range(workers)]
     total = _Share()
     _WORKER_STATE = (run, parsed)
