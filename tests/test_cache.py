@@ -150,3 +150,12 @@ def test_clean_removes_only_a_sessionlint_cache(project: Path) -> None:
     kept = CliRunner().invoke(main, ["clean"])
     assert "No sessionlint cache" in kept.stdout
     assert (project / cache.CACHE_DIR_NAME / "keep.txt").exists()
+
+
+def test_an_edited_sessionlint_does_not_reuse_old_findings(
+    project: Path, checks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check()
+    monkeypatch.setattr(cache, "_own_code", lambda: "other rules, same version number")
+    check()
+    assert checks == [3, 3]

@@ -3,7 +3,8 @@
 Like ruff's cache, it lives in ``.sessionlint_cache/`` at the project root (with a
 ``CACHEDIR.TAG`` and a ``.gitignore`` of ``*``), or where ``--cache-dir`` /
 ``SESSIONLINT_CACHE_DIR`` say. An entry is keyed on everything a run's findings depend on:
-the sessionlint version, the effective configuration, the current directory (imports resolve
+the sessionlint version and its own code (an edited checkout is not a new version), the
+effective configuration, the current directory (imports resolve
 against it), the files of the run, and the content hash of every Python file and every
 dependency-metadata file (``pyproject.toml``, lock files, ``requirements*.txt``...) of the
 projects they belong to. This key is deliberately coarse: any change in a project re-checks
@@ -63,6 +64,18 @@ def _digest(path: Path) -> str:
         return "unreadable"
 
 
+def _own_code() -> str:
+    """Size and modification time of sessionlint's own modules: an edited checkout (the same
+    version number, other rules) never reuses findings of the code it had before."""
+    h = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for module in sorted(package.rglob("*.py")):
+        with contextlib.suppress(OSError):
+            info = module.stat()
+            h.update(f"{module.relative_to(package)} {info.st_size} {info.st_mtime_ns}\0".encode())
+    return h.hexdigest()
+
+
 def key(
     config_repr: str,
     files: Sequence[Path],
@@ -71,7 +84,8 @@ def key(
 ) -> str:
     """The key of a run: see the module docstring."""
     h = hashlib.sha256()
-    h.update(f"sessionlint {__version__} format {FORMAT}\0{config_repr}\0".encode())
+    h.update(f"sessionlint {__version__} {_own_code()} format {FORMAT}\0".encode())
+    h.update(f"{config_repr}\0".encode())
     with contextlib.suppress(OSError):
         h.update(f"cwd {Path.cwd().resolve()}\0".encode())
     for path in files:
