@@ -203,6 +203,7 @@ def _load_file(
     projects: dict[Path, tuple[Project, Model]],
     cfg: Config,
     given: Sequence[Path] = (),
+    roots: dict[Path, Path] | None = None,
 ) -> tuple[SourceFile | ParseFailure, Project | None, Model | None, bytes | None]:
     """Read and parse one file of a run into the project of its root (one project and one
     model per root, shared by every file of the run: ``lint_paths`` and the fix loop).
@@ -210,7 +211,7 @@ def _load_file(
     Returns the parsed file (or why it failed), its project and model (None when the file
     cannot be read) and the bytes read.
     """
-    root = find_project_root(path, given)
+    root = _root_of(path, given, roots)
     if root not in projects:
         project = _new_project(root, cfg)
         projects[root] = (project, _model(project, cfg))
@@ -223,6 +224,17 @@ def _load_file(
     if isinstance(source, SourceFile):
         project.add(source)
     return source, project, model, data
+
+
+def _root_of(path: Path, given: Sequence[Path], roots: dict[Path, Path] | None) -> Path:
+    """:func:`find_project_root`, remembered per folder for the run in ``roots`` (each
+    lookup lists the folders above the file; a run asks once per folder, not per file)."""
+    if roots is None:
+        return find_project_root(path, given)
+    folder = path.parent
+    if folder not in roots:
+        roots[folder] = find_project_root(path, given)
+    return roots[folder]
 
 
 _P = ParamSpec("_P")
@@ -326,7 +338,8 @@ def lint_paths(
         return _lint_run(run, jobs, progress)
     from sessionlint import cache
 
-    roots = sorted({find_project_root(path, run.given) for path in run.files})
+    folders: dict[Path, Path] = {}
+    roots = sorted({_root_of(path, run.given, folders) for path in run.files})
     project_files = [p for root in roots for p in discover([root], run.config)]
     run_key = cache.key(repr(run.config), run.files, project_files, roots)
     directory = cache.cache_dir_for(roots[0], cache_dir)
@@ -405,11 +418,12 @@ def _load_all(
 ) -> list[_Parsed]:
     """Read and parse ``files`` into their projects (one project and model per root)."""
     projects: dict[Path, tuple[Project, Model]] = {}
+    roots: dict[Path, Path] = {}
     parsed: list[_Parsed] = []
     for path in files:
         if advance is not None:
             advance()
-        source, project, model, _ = _load_file(path, projects, run.config, run.given)
+        source, project, model, _ = _load_file(path, projects, run.config, run.given, roots)
         parsed.append((path, source, project, model))
     return parsed
 
