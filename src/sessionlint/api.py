@@ -219,11 +219,16 @@ def _load_file(
     try:
         data = read_source(path)
     except OSError as exc:
-        return ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}"), None, None, None
+        return _unreadable(exc), None, None, None
     source = parse_source(data, path=path.resolve(), display_path=str(path))
     if isinstance(source, SourceFile):
         project.add(source)
     return source, project, model, data
+
+
+def _unreadable(exc: OSError) -> ParseFailure:
+    """SL001 for a file that cannot be read."""
+    return ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}")
 
 
 def _root_of(path: Path, given: Sequence[Path], roots: dict[Path, Path] | None) -> Path:
@@ -611,7 +616,7 @@ def lint_file_in_project(
             try:
                 source = read_source(file_path)
             except OSError as exc:
-                file = ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}")
+                file = _unreadable(exc)
         if file is None:
             assert source is not None
             file = parse_source(source, path=file_path.resolve(), display_path=display)
@@ -719,14 +724,12 @@ class EditorSession:
         project, detector = self._project(file_path, config)
         file: SourceFile | ParseFailure | None = project.known(key)
         if file is None:
-            text = self._texts.get(key)
-            if text is not None:
-                file = parse_source(text, path=key, display_path=str(path))
-            else:
-                try:
-                    file = parse_source(read_source(key), path=key, display_path=str(path))
-                except OSError as exc:
-                    file = ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}")
+            try:
+                text = self._texts.get(key)
+                source = text if text is not None else read_source(key)
+                file = parse_source(source, path=key, display_path=str(path))
+            except OSError as exc:
+                file = _unreadable(exc)
             if isinstance(file, SourceFile):
                 project.add(file)
         versions = detector.for_path(file_path)

@@ -81,6 +81,16 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
+#: ``--cache-dir`` of ``check`` and ``clean`` (an unusable folder: the run goes on uncached).
+_cache_dir_option = click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, readable=False),
+    envvar="SESSIONLINT_CACHE_DIR",
+    help="The findings cache folder (default: .sessionlint_cache at the project root; "
+    "env SESSIONLINT_CACHE_DIR).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="sessionlint")
 def main() -> None:
@@ -170,13 +180,7 @@ def main() -> None:
     help="Processes that check files (default: the usable cores; --fix runs in one).",
 )
 @click.option("--no-cache", is_flag=True, help="Do not read or write the findings cache.")
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path, readable=False),  # unusable: the run goes on uncached
-    envvar="SESSIONLINT_CACHE_DIR",
-    help="Where the cache lives (default: .sessionlint_cache at the project root; "
-    "env SESSIONLINT_CACHE_DIR).",
-)
+@_cache_dir_option
 @click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what remains.")
 @click.option(
     "--fix-only",
@@ -795,12 +799,7 @@ def explain(code: str) -> None:
 
 
 @main.command()
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path, readable=False),  # unusable: the run goes on uncached
-    envvar="SESSIONLINT_CACHE_DIR",
-    help="The cache to remove (default: .sessionlint_cache of the current project).",
-)
+@_cache_dir_option
 def clean(cache_dir: Path | None) -> None:
     """Remove the findings cache."""
     from sessionlint.cache import cache_dir_for
