@@ -9,28 +9,29 @@ The CLI, the flake8 plugin and the pre-commit hooks are thin layers over these f
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import gc
-import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from sessionlint.config import Config, ConfigError, is_foreign_code, load_config
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.engine import InternalError, check_file, parse_failure_diagnostic
 from sessionlint.files import discover, find_project_root
 from sessionlint.model.guard import read_source
-from sessionlint.model.project import ParseFailure, Project, SourceFile, parse_source
-from sessionlint.model.semantic import Model
-from sessionlint.registry import ALL_RULES
-from sessionlint.rule import Rule
-from sessionlint.versions import TargetVersions, VersionDetector
+
+if TYPE_CHECKING:
+    # LibCST, the semantic model and the rules are imported by the functions that check
+    # files: a run answered from the findings cache imports none of them.
+    from sessionlint.engine import InternalError
+    from sessionlint.model.project import ParseFailure, Project, SourceFile
+    from sessionlint.model.semantic import Model
+    from sessionlint.rule import Rule
+    from sessionlint.versions import TargetVersions, VersionDetector
 
 __all__ = [
     "LintResult",
@@ -71,6 +72,8 @@ def selected_rules(config: Config) -> list[type[Rule]]:
     left alone (:func:`sessionlint.config.is_foreign_code`). ``SL001`` is always selected
     unless ``ignore`` names it in full (:data:`sessionlint.config.ALWAYS_ON`).
     """
+    from sessionlint.registry import ALL_RULES
+
     rules = ALL_RULES
     for key, selectors in (
         ("select", config.select or ()),
@@ -108,10 +111,14 @@ def _make_config(
 
 def _new_project(root: Path, config: Config) -> Project:
     """A project whose file list is the run's own discovery (same excludes)."""
+    from sessionlint.model.project import Project
+
     return Project(root, list_files=lambda folder: discover([folder], config))
 
 
 def _model(project: Project, config: Config) -> Model:
+    from sessionlint.model.semantic import Model
+
     return Model(
         project,
         session_factories=config.session_factories,
@@ -123,6 +130,8 @@ def _model(project: Project, config: Config) -> Model:
 
 
 def _detector(config: Config) -> VersionDetector:
+    from sessionlint.versions import VersionDetector
+
     return VersionDetector(
         override_fastapi=config.target_fastapi,
         override_sqlalchemy=config.target_sqlalchemy,
@@ -141,6 +150,9 @@ def _lint_one(
     *,
     noqa: bool = True,
 ) -> tuple[list[Diagnostic], list[InternalError]]:
+    from sessionlint.engine import check_file, parse_failure_diagnostic
+    from sessionlint.model.project import ParseFailure
+
     active = [r for r in rules if path is None or not config.is_ignored_for(r.code, path)]
     if isinstance(file, ParseFailure):
         if file.valid:
@@ -167,6 +179,9 @@ def lint_source(
     ``path`` is used for display and for path-based decisions (test files, per-file ignores)
     but is never read. Without target versions, the newest behaviour is assumed.
     """
+    from sessionlint.model.project import Project, SourceFile, parse_source
+    from sessionlint.versions import TargetVersions
+
     cfg = _make_config(config, select, ignore, target_fastapi, target_sqlalchemy)
     rules = selected_rules(cfg)
     parsed = parse_source(source, path=None, display_path=path)
@@ -185,6 +200,8 @@ def lint_source(
 
 def not_analysed(display: str, file: SourceFile | ParseFailure) -> str | None:
     """The notice for a file CPython accepts but that could not be analysed, else None."""
+    from sessionlint.model.project import ParseFailure
+
     if isinstance(file, ParseFailure) and file.valid:
         return f"{display}:{file.line}:{file.column}: not analysed: {file.reason}"
     return None
@@ -203,7 +220,7 @@ def _load_file(
     projects: dict[Path, tuple[Project, Model]],
     cfg: Config,
     given: Sequence[Path] = (),
-    roots: dict[Path, Path] | None = None,
+    roots: _Roots | None = None,
 ) -> tuple[SourceFile | ParseFailure, Project | None, Model | None, bytes | None]:
     """Read and parse one file of a run into the project of its root (one project and one
     model per root, shared by every file of the run: ``lint_paths`` and the fix loop).
@@ -211,7 +228,9 @@ def _load_file(
     Returns the parsed file (or why it failed), its project and model (None when the file
     cannot be read) and the bytes read.
     """
-    root = _root_of(path, given, roots)
+    from sessionlint.model.project import SourceFile, parse_source
+
+    root = (roots or _Roots(given)).of(path)
     if root not in projects:
         project = _new_project(root, cfg)
         projects[root] = (project, _model(project, cfg))
@@ -228,18 +247,26 @@ def _load_file(
 
 def _unreadable(exc: OSError) -> ParseFailure:
     """SL001 for a file that cannot be read."""
+    from sessionlint.model.project import ParseFailure
+
     return ParseFailure(1, 1, f"cannot read file: {exc.strerror or exc}")
 
 
-def _root_of(path: Path, given: Sequence[Path], roots: dict[Path, Path] | None) -> Path:
-    """:func:`find_project_root`, remembered per folder for the run in ``roots`` (each
-    lookup lists the folders above the file; a run asks once per folder, not per file)."""
-    if roots is None:
-        return find_project_root(path, given)
-    folder = path.parent
-    if folder not in roots:
-        roots[folder] = find_project_root(path, given)
-    return roots[folder]
+class _Roots:
+    """:func:`find_project_root` for the files of one run, remembered per folder (and the
+    marked folders above them), so a run looks at each folder once, not once per file."""
+
+    def __init__(self, given: Sequence[Path]) -> None:
+        self.given = given
+        self._folders: dict[Path, Path] = {}
+        self._marked: dict[Path, Path | None] = {}
+
+    def of(self, path: Path) -> Path:
+        folder = path.parent
+        root = self._folders.get(folder)
+        if root is None:
+            root = self._folders[folder] = find_project_root(path, self.given, self._marked)
+        return root
 
 
 _P = ParamSpec("_P")
@@ -283,9 +310,18 @@ class _Run:
 
     given: list[Path]
     config: Config
-    rules: list[type[Rule]]
     files: list[Path]
-    detector: VersionDetector
+
+    @functools.cached_property
+    def detector(self) -> VersionDetector:
+        return _detector(self.config)
+
+    @functools.cached_property
+    def rules(self) -> list[type[Rule]]:
+        """The selected rules, imported when a file is checked (a run answered from the
+        cache imports none). A selector that names no rule raises ``ConfigError`` then;
+        such a run stores nothing, so a cached run had a valid selection."""
+        return selected_rules(self.config)
 
 
 def _prepare(
@@ -302,7 +338,7 @@ def _prepare(
     if config is None:
         config = load_config(given[0], isolated=isolated)
     cfg = _make_config(config, select, ignore, target_fastapi, target_sqlalchemy)
-    return _Run(given, cfg, selected_rules(cfg), discover(given, cfg), _detector(cfg))
+    return _Run(given, cfg, discover(given, cfg))
 
 
 @batch_run
@@ -341,21 +377,67 @@ def lint_paths(
     run = _prepare(paths, config, select, ignore, target_fastapi, target_sqlalchemy, isolated)
     if not use_cache or not run.files:
         return _lint_run(run, jobs, progress)
+    return _lint_cached(run, jobs, progress, cache_dir)
+
+
+def _lint_cached(
+    run: _Run,
+    jobs: int | None,
+    progress: Callable[[int, int], None] | None,
+    cache_dir: Path | None,
+) -> LintResult:
+    """``lint_paths`` with the findings cache: the files whose findings are stored under the
+    projects' current key are not checked again; the others are checked and stored (not a
+    file with an internal error). A file's findings do not depend on the other files of the
+    run (``tests/test_cache.py`` checks it on every fixture project), so a run on some files
+    of a project checked before is answered from the cache."""
     from sessionlint import cache
 
-    folders: dict[Path, Path] = {}
-    roots = sorted({_root_of(path, run.given, folders) for path in run.files})
-    project_files = [p for root in roots for p in discover([root], run.config)]
-    run_key = cache.key(repr(run.config), run.files, project_files, roots)
+    where = _Roots(run.given)
+    roots = sorted({where.of(path) for path in run.files})
+    if {cache.absolute(path) for path in run.given} == {str(root) for root in roots}:
+        project_files = run.files  # the run is the projects (``check .``): one discovery
+    else:
+        project_files = [p for root in roots for p in discover([root], run.config)]
     directory = cache.cache_dir_for(roots[0], cache_dir)
-    hit = cache.load(directory, run_key)
-    if hit is not None:
-        result = LintResult(diagnostics=hit[0], notices=hit[1], files_checked=hit[2])
-        result.from_cache = True
-        return result
-    result = _lint_run(run, jobs, progress)
-    if not result.internal_errors:
-        cache.store(directory, run_key, result.diagnostics, result.notices, result.files_checked)
+    digests = cache.Digests(directory)
+    key = cache.project_key(repr(run.config), project_files, roots, digests)
+    digests.save()
+    stored = cache.load(directory, key)
+    names = {path: cache.absolute(path) for path in run.files}
+    missing = [path for path in run.files if names[path] not in stored]
+    by_file: dict[str, tuple[list[Diagnostic], list[str]]] = {str(p): ([], []) for p in missing}
+    if not missing:
+        result = LintResult(from_cache=True)
+    else:
+        result = _lint_run(replace(run, files=missing), jobs, progress)
+        for d in result.diagnostics:
+            by_file[d.path][0].append(d)
+        for notice in result.notices:
+            display = max((n for n in by_file if notice.startswith(f"{n}:")), key=len, default="")
+            by_file.setdefault(display, ([], []))[1].append(notice)
+        failed = {error.path for error in result.internal_errors}
+        fresh = {
+            names[path]: cache.FileFindings.of(str(path), *by_file[str(path)])
+            for path in missing
+            if str(path) not in failed
+        }
+        cache.store(directory, key, fresh)
+        if len(missing) == len(run.files):
+            return result
+    # Findings and notices of every file, in the order one run over all of them gives.
+    notices: list[str] = []
+    for path in run.files:
+        display = str(path)
+        if display in by_file:
+            notices.extend(by_file[display][1])
+        else:
+            findings = stored[names[path]]
+            result.diagnostics.extend(findings.diagnostics_for(display))
+            notices.extend(findings.notices_for(display))
+    result.diagnostics.sort(key=lambda d: d.sort_key)
+    result.notices = notices
+    result.files_checked = len(run.files)
     return result
 
 
@@ -363,9 +445,15 @@ def _lint_run(
     run: _Run, jobs: int | None, progress: Callable[[int, int], None] | None
 ) -> LintResult:
     workers = min(jobs if jobs is not None else usable_cores(), len(run.files) // MIN_FILES_PER_JOB)
-    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+    if workers > 1 and _can_fork():
         return _lint_parallel(run, workers, progress)
     return _lint_files(run, run.files, progress).result(len(run.files))
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 #: Below this many files per worker process, starting processes costs more than it saves.
@@ -415,7 +503,7 @@ class _Share:
         return result
 
 
-_Parsed = tuple[Path, SourceFile | ParseFailure, Project | None, Model | None]
+_Parsed = tuple[Path, "SourceFile | ParseFailure", "Project | None", "Model | None"]
 
 
 def _load_all(
@@ -423,7 +511,7 @@ def _load_all(
 ) -> list[_Parsed]:
     """Read and parse ``files`` into their projects (one project and model per root)."""
     projects: dict[Path, tuple[Project, Model]] = {}
-    roots: dict[Path, Path] = {}
+    roots = _Roots(run.given)
     parsed: list[_Parsed] = []
     for path in files:
         if advance is not None:
@@ -440,6 +528,8 @@ def _check_all(
     advance: Callable[[], None] | None = None,
 ) -> _Share:
     """Check the parsed files at ``positions`` (their places in the run)."""
+    from sessionlint.model.project import SourceFile
+
     cfg, rules, detector = run.config, run.rules, run.detector
     share = _Share()
     for position in positions:
@@ -526,6 +616,9 @@ def _lint_parallel(
     total = _Share()
     _WORKER_STATE = (run, parsed)
     try:
+        import concurrent.futures
+        import multiprocessing
+
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
             for done, share in enumerate(pool.map(_check_worker, shares), start=1):
@@ -587,6 +680,8 @@ def lint_file_in_project(
     from the file on disk is linted in a project of its own. ``noqa=False`` leaves
     ``# noqa`` comments to the caller (flake8 applies them itself).
     """
+    from sessionlint.model.project import SourceFile, parse_source
+
     file_path = Path(path)
     display = display_path if display_path is not None else str(path)
     if config is None:
@@ -657,6 +752,8 @@ class EditorSession:
         self.folders: list[Path] = [f.resolve() for f in folders]
 
     def _project(self, path: Path, config: Config) -> tuple[Project, VersionDetector]:
+        from sessionlint.model.project import SourceFile, parse_source
+
         root = find_project_root(path, self.folders or [Path.cwd()])
         key = (root, config)
         if key not in self._projects:
@@ -670,6 +767,8 @@ class EditorSession:
 
     def update(self, path: str | Path, text: str) -> None:
         """The file at ``path`` now holds ``text`` (an editor buffer or a saved file)."""
+        from sessionlint.model.project import SourceFile, parse_source
+
         key = Path(path).resolve()
         self._texts[key] = text
         parsed = parse_source(text, path=key, display_path=str(path))
@@ -702,6 +801,7 @@ class EditorSession:
         finding ``code`` at ``line``:``column`` applied; None when there is none to apply or
         the result would not parse."""
         from sessionlint.fixes import _fix_round, is_applied
+        from sessionlint.model.project import SourceFile
 
         result, file = self._lint(path, config)
         if not isinstance(file, SourceFile):
@@ -717,6 +817,8 @@ class EditorSession:
     def _lint(
         self, path: str | Path, config: Config | None
     ) -> tuple[LintResult, SourceFile | ParseFailure]:
+        from sessionlint.model.project import SourceFile, parse_source
+
         file_path = Path(path)
         key = file_path.resolve()
         if config is None:

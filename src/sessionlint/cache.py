@@ -1,16 +1,24 @@
-"""The findings cache: a run whose inputs did not change reuses the findings of last time.
+"""The findings cache: files whose project did not change reuse the findings of last time.
 
 Like ruff's cache, it lives in ``.sessionlint_cache/`` at the project root (with a
 ``CACHEDIR.TAG`` and a ``.gitignore`` of ``*``), or where ``--cache-dir`` /
-``SESSIONLINT_CACHE_DIR`` say. An entry is keyed on everything a run's findings depend on:
-the sessionlint version and its own code (an edited checkout is not a new version), the
-effective configuration, the current directory (imports resolve
-against it), the files of the run, and the content hash of every Python file and every
+``SESSIONLINT_CACHE_DIR`` say. An entry holds the findings of each file checked so far, under
+a key covering everything those findings depend on: the sessionlint version and its own code
+(an edited checkout is not a new version), the effective configuration, the current directory
+(imports resolve against it), and the content hash of every Python file and every
 dependency-metadata file (``pyproject.toml``, lock files, ``requirements*.txt``...) of the
-projects they belong to. This key is deliberately coarse: any change in a project re-checks
-the whole run (a finer, per-module key is future work, see docs/performance.md), so a cached
-answer is never stale. Entries are written atomically; an unreadable, corrupt or foreign
-entry is ignored and rewritten, never an error.
+projects checked. A file's findings do not depend on which other files a run checks (a run
+on some files sees the same project-wide facts as a run on all of them), so a run on any
+subset of a checked project, such as the files pre-commit passes, is answered from the entry,
+and the flake8 plugin reads the same entries.
+
+The key is deliberately coarse: any change in a project re-checks every file asked for (a
+finer key, per module and the modules its findings consulted, is future work, see
+docs/performance.md), so a cached answer is never stale. Content hashes are remembered by
+(size, modification time, inode, change time), as git's index does, so a warm run reads no
+file it has hashed before; a file modified in the last two seconds is always hashed again.
+Entries are written atomically; an unreadable, corrupt or foreign entry is ignored and
+rewritten, never an error.
 """
 
 from __future__ import annotations
@@ -21,18 +29,30 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from sessionlint import __version__
 from sessionlint.diagnostics import Applicability, Diagnostic, Fix, Severity
 
-__all__ = ["CACHE_DIR_NAME", "ENV_VAR", "cache_dir_for", "clean", "key", "load", "store"]
+__all__ = [
+    "CACHE_DIR_NAME",
+    "ENV_VAR",
+    "Digests",
+    "FileFindings",
+    "absolute",
+    "cache_dir_for",
+    "clean",
+    "load",
+    "project_key",
+    "store",
+]
 
 CACHE_DIR_NAME = ".sessionlint_cache"
 ENV_VAR = "SESSIONLINT_CACHE_DIR"
-FORMAT = 1
+FORMAT = 2
 
 #: Files whose content decides versions, the project root or the configuration.
 METADATA = (
@@ -46,6 +66,10 @@ METADATA = (
     ".gitignore",
 )
 
+#: A file modified this recently may change again within the same timestamp: its hash is
+#: never remembered (git's "racily clean" entries).
+_RACY_NS = 2_000_000_000
+
 
 def cache_dir_for(root: Path, given: Path | None = None) -> Path:
     """``given`` (``--cache-dir``), else ``$SESSIONLINT_CACHE_DIR``, else the root's."""
@@ -57,11 +81,64 @@ def cache_dir_for(root: Path, given: Path | None = None) -> Path:
     return root / CACHE_DIR_NAME
 
 
+def absolute(path: Path) -> str:
+    """The name a file is stored under: absolute and normalised, symbolic links kept (no
+    system call, unlike ``Path.resolve``)."""
+    return os.path.abspath(path)
+
+
 def _digest(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return "unreadable"
+
+
+class Digests:
+    """Content hashes of files, remembered across runs by their ``stat`` signature (size,
+    modification and change times in nanoseconds, inode) in ``<cache>/v<version>/digests``."""
+
+    def __init__(self, directory: Path) -> None:
+        self._file = directory / f"v{__version__}" / "digests"
+        self._known: dict[str, list[Any]] = {}
+        self._changed = False
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            data = json.loads(self._file.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                self._known = data
+
+    def digest(self, path: Path) -> str:
+        """The content hash of ``path`` (``"missing"`` or ``"unreadable"`` when it cannot be
+        read), from the remembered one when the file's signature is unchanged."""
+        name = str(path)
+        try:
+            info = path.stat()
+        except OSError:
+            return "missing"
+        signature = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+        known = self._known.get(name)
+        if (
+            isinstance(known, list)
+            and len(known) == 5
+            and known[:4] == signature
+            and isinstance(known[4], str)
+        ):
+            return known[4]
+        value = _digest(path)
+        racy = time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < _RACY_NS
+        if value != "unreadable" and not racy:
+            self._known[name] = [*signature, value]
+            self._changed = True
+        elif name in self._known:
+            del self._known[name]
+            self._changed = True
+        return value
+
+    def save(self) -> None:
+        """Write the remembered hashes back (atomically) when they changed."""
+        if self._changed:
+            _write_json(self._file, self._known)
+            self._changed = False
 
 
 def _own_code() -> str:
@@ -76,22 +153,21 @@ def _own_code() -> str:
     return h.hexdigest()
 
 
-def key(
+def project_key(
     config_repr: str,
-    files: Sequence[Path],
     project_files: Iterable[Path],
     roots: Iterable[Path],
+    digests: Digests | None = None,
 ) -> str:
-    """The key of a run: see the module docstring."""
+    """The key of the findings of files of these projects: see the module docstring."""
+    digest = digests.digest if digests is not None else _digest
     h = hashlib.sha256()
     h.update(f"sessionlint {__version__} {_own_code()} format {FORMAT}\0".encode())
     h.update(f"{config_repr}\0".encode())
     with contextlib.suppress(OSError):
         h.update(f"cwd {Path.cwd().resolve()}\0".encode())
-    for path in files:
-        h.update(f"run {path}\0".encode())
-    for path in sorted({p.resolve() for p in project_files}):
-        h.update(f"py {path} {_digest(path)}\0".encode())
+    for name in sorted({absolute(p) for p in project_files}):
+        h.update(f"py {name} {digest(Path(name))}\0".encode())
     for root in sorted({r.resolve() for r in roots}):
         for name in sorted(
             [*METADATA, *(p.name for p in root.glob("requirements*.txt") if p.is_file())]
@@ -102,8 +178,8 @@ def key(
     return h.hexdigest()
 
 
-def _entry(directory: Path, run_key: str) -> Path:
-    return directory / f"v{__version__}" / f"{run_key}.json"
+def _entry(directory: Path, key: str) -> Path:
+    return directory / f"v{__version__}" / f"{key}.json"
 
 
 def _to_json(d: Diagnostic) -> dict[str, Any]:
@@ -134,42 +210,81 @@ def _from_json(data: dict[str, Any]) -> Diagnostic:
     )
 
 
-def load(directory: Path, run_key: str) -> tuple[list[Diagnostic], list[str], int] | None:
-    """(findings, notices, files checked) stored under ``run_key``, or None."""
+class FileFindings:
+    """The stored findings of one file: what ``lint_paths`` reported for it, without the
+    path it was given by (a run may name the same file ``app/x.py`` or ``./app/x.py``)."""
+
+    __slots__ = ("diagnostics", "notices")
+
+    def __init__(self, diagnostics: list[dict[str, Any]], notices: list[str]) -> None:
+        self.diagnostics = diagnostics
+        self.notices = notices
+
+    @classmethod
+    def of(
+        cls, display: str, diagnostics: Iterable[Diagnostic], notices: Iterable[str]
+    ) -> FileFindings:
+        stored = []
+        for d in diagnostics:
+            data = _to_json(d)
+            del data["path"]
+            stored.append(data)
+        return cls(stored, [n.removeprefix(display) for n in notices])
+
+    def diagnostics_for(self, display: str) -> list[Diagnostic]:
+        return [_from_json({**data, "path": display}) for data in self.diagnostics]
+
+    def notices_for(self, display: str) -> list[str]:
+        return [display + notice for notice in self.notices]
+
+
+def load(directory: Path, key: str) -> dict[str, FileFindings]:
+    """The stored findings under ``key``, by absolute file path (empty when none)."""
     try:
-        data = json.loads(_entry(directory, run_key).read_text(encoding="utf-8"))
+        data = json.loads(_entry(directory, key).read_text(encoding="utf-8"))
         if data.get("format") != FORMAT or data.get("version") != __version__:
-            return None
-        findings = [_from_json(d) for d in data["diagnostics"]]
-        return findings, [str(n) for n in data["notices"]], int(data["files_checked"])
+            return {}
+        found = {}
+        for path, item in data["files"].items():
+            diagnostics, notices = item
+            if not isinstance(diagnostics, list) or not isinstance(notices, list):
+                return {}
+            findings = FileFindings(diagnostics, [str(n) for n in notices])
+            findings.diagnostics_for(str(path))  # validate now, not when it is used
+            found[str(path)] = findings
+        return found
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # missing, corrupt or foreign: recompute and rewrite
+        return {}  # missing, corrupt or foreign: recompute and rewrite
 
 
-def store(
-    directory: Path,
-    run_key: str,
-    diagnostics: Sequence[Diagnostic],
-    notices: Sequence[str],
-    files_checked: int,
-) -> None:
-    """Write the entry atomically; a cache that cannot be written is skipped silently."""
-    entry = _entry(directory, run_key)
+def store(directory: Path, key: str, files: Mapping[str, FileFindings]) -> None:
+    """Add the findings of ``files`` (by absolute path) to the entry under ``key``, merged
+    with what another process may have stored meanwhile; written atomically, and skipped
+    silently when the cache cannot be written."""
+    if not files:
+        return
+    merged = load(directory, key)
+    merged.update(files)
     data = {
         "format": FORMAT,
         "version": __version__,
-        "files_checked": files_checked,
-        "notices": list(notices),
-        "diagnostics": [_to_json(d) for d in diagnostics],
+        "files": {path: [f.diagnostics, f.notices] for path, f in sorted(merged.items())},
     }
     with contextlib.suppress(OSError):
         _prepare(directory)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=entry.parent)
+    _write_json(_entry(directory, key), data)
+
+
+def _write_json(target: Path, data: object) -> None:
+    """Write ``data`` to ``target`` atomically (a temporary file renamed over it); an
+    unwritable cache is skipped silently."""
+    with contextlib.suppress(OSError):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(data, out)
-            os.replace(temporary, entry)
+            os.replace(temporary, target)
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)

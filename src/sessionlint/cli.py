@@ -13,23 +13,23 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 from rich.console import Console
 
 from sessionlint import __version__
-from sessionlint.adopt import BaselineError, apply_baseline
-from sessionlint.adopt import add_noqa as add_noqa_comments
-from sessionlint.adopt import write_baseline as write_baselines
 from sessionlint.api import LintResult, lint_file_in_project, lint_paths
 from sessionlint.config import Config, ConfigError, load_config
 from sessionlint.files import UsageError, is_excluded
-from sessionlint.fixes import FixOutcome, FixResult, fix_paths, fix_source
-from sessionlint.registry import ALL_RULES, RULES_BY_CODE
 from sessionlint.reporters import REPORTERS, ReportContext
 from sessionlint.reporters.statistics import render_json as statistics_json
 from sessionlint.reporters.text import is_fixable
+
+if TYPE_CHECKING:
+    # The fix loop and the rules are imported where they are used: a check answered from the
+    # findings cache imports neither LibCST nor the semantic model (docs/performance.md).
+    from sessionlint.fixes import FixResult
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -53,7 +53,7 @@ class _LineReader:
         if path not in self._cache:
             try:
                 data = Path(path).read_bytes()
-                from sessionlint.model.project import decode_source
+                from sessionlint.model.guard import decode_source
 
                 self._cache[path] = decode_source(data)[0].splitlines()
             except (OSError, SyntaxError, UnicodeDecodeError, LookupError):
@@ -319,6 +319,8 @@ def check(
     if add_noqa or write_baseline is not None:
         sys.exit(_adopt(result, reader, add_noqa, write_baseline, missing=bool(missing)))
     if baseline is not None:
+        from sessionlint.adopt import BaselineError, apply_baseline
+
         try:
             result.diagnostics = apply_baseline(baseline, result.diagnostics, reader)
         except BaselineError as exc:
@@ -332,7 +334,7 @@ def check(
             out=out,
             color=output_file is None and _use_color(sys.stdout, color),
             read_line=reader,
-            rules=ALL_RULES,
+            rules=None,
             files_checked=result.files_checked,
             show_source=not no_source,
             statistics=statistics,
@@ -382,12 +384,15 @@ def _adopt(
     status = EXIT_ERROR if missing or result.internal_errors else EXIT_CLEAN
     for error in result.internal_errors:
         click.echo(f"sessionlint: {error.describe()}", err=True)
+    from sessionlint.adopt import add_noqa as add_noqa_comments
+    from sessionlint.adopt import write_baseline as write_baselines
+
     if write_baseline is not None:
         count = write_baselines(write_baseline, result.diagnostics, reader)
         click.echo(f"Wrote {_plural(count, 'finding')} to {write_baseline}.")
         return status
-    from sessionlint.fixes import _encode, write_fixes
-    from sessionlint.model.project import decode_source
+    from sessionlint.fixes import FixOutcome, _encode, write_fixes
+    from sessionlint.model.guard import decode_source
 
     originals: dict[str, tuple[bytes, str, str, bool]] = {}
 
@@ -480,6 +485,8 @@ def _fix(
     """Run the fix loop over the command line's paths (or standard input, as a module of its
     own). With ``write`` the fixed files are written; a file that cannot be written gets an
     error in its outcome and the others are still fixed."""
+    from sessionlint.fixes import FixOutcome, FixResult, fix_paths, fix_source
+
     paths = _inputs(given, config, force_exclude)
     if paths is None:
         name = stdin_filename or "-"
@@ -692,7 +699,7 @@ class _CacheChoice:
 
 
 def _lint_stdin(config: Config, stdin_filename: str | None, reader: _LineReader) -> LintResult:
-    from sessionlint.model.project import decode_source
+    from sessionlint.model.guard import decode_source
 
     name = stdin_filename or "-"
     data = sys.stdin.buffer.read()
@@ -739,6 +746,8 @@ def rules_command(
     except (ConfigError, ValueError) as exc:
         _fail(str(exc))
         return
+    from sessionlint.registry import ALL_RULES
+
     rows = [
         {
             "code": rule.code,
@@ -786,6 +795,7 @@ def explain(code: str) -> None:
     from rich.markdown import Markdown
 
     from sessionlint.docgen import rule_page
+    from sessionlint.registry import RULES_BY_CODE
 
     rule = RULES_BY_CODE.get(code.strip().upper())
     if rule is None:

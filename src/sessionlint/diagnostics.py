@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import libcst as cst
+if TYPE_CHECKING:  # a finding read from the cache must not cost importing LibCST
+    import libcst as cst
 
 __all__ = ["Applicability", "Diagnostic", "Fix", "Replacement", "Severity"]
 
@@ -24,8 +25,18 @@ class Applicability(str, enum.Enum):
     DISPLAY_ONLY = "display-only"
 
 
-#: What an old node is replaced with: a node, a removal, or several statements.
-Replacement = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]
+if TYPE_CHECKING:
+    #: What an old node is replaced with: a node, a removal, or several statements.
+    Replacement = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]
+else:
+
+    def __getattr__(name: str) -> object:
+        """``Replacement`` for the modules that build fixes, without importing LibCST here."""
+        if name == "Replacement":
+            import libcst as cst
+
+            return cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,9 @@ def is_project_root(directory: Path | str) -> bool:
     return False
 
 
-def find_project_root(path: Path, given: Sequence[Path] = ()) -> Path:
+def find_project_root(
+    path: Path, given: Sequence[Path] = (), memo: dict[Path, Path | None] | None = None
+) -> Path:
     """The project root of ``path`` (a file, or a folder): the nearest folder at or above
     it that :func:`is_project_root`. If there is none, the path given on the command line
     that holds ``path`` (a folder among ``given``), else ``path``'s own folder. Always
@@ -278,18 +280,38 @@ def find_project_root(path: Path, given: Sequence[Path] = ()) -> Path:
 
     The root depends on the file alone whenever a marker exists, so every way of naming the
     file (``check .``, ``check app``, the file itself, the pre-commit hook, flake8) gives it
-    the same root; a file below a nearer marker than the path given gets that nearer root."""
+    the same root; a file below a nearer marker than the path given gets that nearer root.
+
+    ``memo`` remembers, across calls of one run, the nearest marked folder at or above each
+    folder looked at (None: none), so sibling folders do not test their ancestors again."""
     start = Path(_absolute(path))
     if not start.is_dir():
         start = start.parent
-    for directory in (start, *start.parents):
-        if is_project_root(directory):
-            return directory
+    marked = _marked_ancestor(start, {} if memo is None else memo)
+    if marked is not None:
+        return marked
     for folder in given:
         root = Path(_absolute(folder))
         if root.is_dir() and _is_under(str(start), str(root)):
             return root
     return start
+
+
+def _marked_ancestor(start: Path, memo: dict[Path, Path | None]) -> Path | None:
+    """The nearest folder at or above ``start`` that :func:`is_project_root`, or None."""
+    climbed: list[Path] = []
+    found: Path | None = None
+    for directory in (start, *start.parents):
+        if directory in memo:
+            found = memo[directory]
+            break
+        climbed.append(directory)
+        if is_project_root(directory):
+            found = directory
+            break
+    for directory in climbed:
+        memo[directory] = found
+    return found
 
 
 def is_excluded(path: Path, config: Config) -> bool:

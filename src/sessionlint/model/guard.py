@@ -29,6 +29,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_NESTING",
     "Verdict",
+    "decode_source",
     "nesting_depth",
     "python_verdict",
     "read_source",
@@ -72,6 +73,20 @@ class Verdict:
     line: int = 1
     column: int = 1
     reason: str = ""
+
+
+def decode_source(data: bytes, errors: str = "strict") -> tuple[str, str, bool]:
+    """Decode ``data`` honouring a BOM and a PEP 263 coding cookie.
+
+    Returns the text (BOM removed), the encoding name and whether a UTF-8 BOM was present.
+    Raises ``SyntaxError`` (bad cookie) or ``UnicodeError`` / ``LookupError``.
+    """
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    bom = encoding == "utf-8-sig"
+    text = data.decode(encoding, errors)
+    if bom and text.startswith("\ufeff"):
+        text = text[1:]
+    return text, ("utf-8" if bom else encoding), bom
 
 
 def python_verdict(source: str | bytes) -> Verdict:

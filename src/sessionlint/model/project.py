@@ -10,10 +10,8 @@ is parsed and indexed at most once per run.
 
 from __future__ import annotations
 
-import io
 import re
 import sys
-import tokenize
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,6 +22,7 @@ import libcst as cst
 from sessionlint.model.guard import (
     MAX_FILE_BYTES,
     MAX_NESTING,
+    decode_source,
     nesting_depth,
     python_verdict,
     read_source,
@@ -101,20 +100,6 @@ class SourceFile:
 
     def __repr__(self) -> str:
         return f"SourceFile({self.display_path!r})"
-
-
-def decode_source(data: bytes, errors: str = "strict") -> tuple[str, str, bool]:
-    """Decode ``data`` honouring a BOM and a PEP 263 coding cookie.
-
-    Returns the text (BOM removed), the encoding name and whether a UTF-8 BOM was present.
-    Raises ``SyntaxError`` (bad cookie) or ``UnicodeError`` / ``LookupError``.
-    """
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    bom = encoding == "utf-8-sig"
-    text = data.decode(encoding, errors)
-    if bom and text.startswith("\ufeff"):
-        text = text[1:]
-    return text, ("utf-8" if bom else encoding), bom
 
 
 #: CPython's rejections that hold on every Python version (the others may be syntax newer

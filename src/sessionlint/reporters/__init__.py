@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sessionlint.diagnostics import Diagnostic
 
 # The submodules import ReportContext for type checking only: no import cycle at run time.
 from sessionlint.reporters import github, json, sarif, text
-from sessionlint.rule import Rule
+
+if TYPE_CHECKING:  # reporting cached findings must not import the rules (and LibCST)
+    from sessionlint.rule import Rule
 
 __all__ = ["REPORTERS", "Renderer", "ReportContext"]
 
@@ -30,8 +32,8 @@ class ReportContext:
     color: bool
     #: ``(path, 1-based line) -> that source line without its newline``, or ``None``.
     read_line: Callable[[str, int], str | None]
-    #: Every registered rule (SARIF lists them all).
-    rules: Sequence[type[Rule]]
+    #: The rules SARIF lists (None: every registered rule, imported only when needed).
+    rules: Sequence[type[Rule]] | None
     files_checked: int = 0
     show_source: bool = True
     #: ``--statistics``: counts per code instead of the findings.

@@ -12,7 +12,6 @@ exclusive, as in the JSON output.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import re
@@ -23,10 +22,10 @@ from urllib.parse import quote
 
 import sessionlint
 from sessionlint.diagnostics import Diagnostic, Severity
-from sessionlint.rule import Rule
 
 if TYPE_CHECKING:
     from sessionlint.reporters import ReportContext
+    from sessionlint.rule import Rule
 
 __all__ = ["INFORMATION_URI", "SARIF_SCHEMA", "SARIF_VERSION", "build_log", "render"]
 
@@ -48,6 +47,8 @@ def _level(severity: Severity) -> str:
 
 def rule_doc(rule: type[Rule]) -> str:
     """The rule's docs page (its docstring, dedented)."""
+    import inspect
+
     return inspect.cleandoc(rule.__doc__ or "")
 
 
@@ -134,9 +135,14 @@ def _fingerprint(d: Diagnostic, line_text: str, occurrence: int) -> str:
 
 def build_log(diagnostics: Sequence[Diagnostic], ctx: ReportContext) -> dict[str, Any]:
     """The SARIF log as plain JSON data."""
-    descriptors = [_descriptor(rule) for rule in ctx.rules]
+    rules = ctx.rules
+    if rules is None:
+        from sessionlint.registry import ALL_RULES
+
+        rules = ALL_RULES
+    descriptors = [_descriptor(rule) for rule in rules]
     root = source_root([d.path for d in diagnostics])
-    index = {rule.code: i for i, rule in enumerate(ctx.rules)}
+    index = {rule.code: i for i, rule in enumerate(rules)}
     seen: dict[tuple[str, str, str], int] = {}
     results: list[dict[str, Any]] = []
     for d in sorted(diagnostics, key=lambda d: d.sort_key):
