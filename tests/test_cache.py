@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,12 @@ from click.testing import CliRunner, Result
 
 from sessionlint import api, cache
 from sessionlint.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+TREES = [FIXTURES, ROOT / "examples", *sorted(p for p in (FIXTURES / "projects").iterdir())]
+#: Fixture projects that have no finding at all (their point is what is not reported).
+QUIET_TREES = {"fastapi_dev_only", "lifecycle_fastapi_0109"}
 
 DEPS = """\
 from sqlalchemy import create_engine
@@ -159,3 +167,128 @@ def test_an_edited_sessionlint_does_not_reuse_old_findings(
     monkeypatch.setattr(cache, "_own_code", lambda: "other rules, same version number")
     check()
     assert checks == [3, 3]
+
+
+def test_a_run_on_some_files_of_a_checked_project_is_answered_from_it(
+    project: Path, checks: list[int]
+) -> None:
+    """What pre-commit does: name a few files of a project checked before."""
+    whole = check()
+    named = CliRunner().invoke(main, ["check", "--format", "json", "app/main.py"])
+    assert checks == [3]
+    assert json.loads(named.stdout) == [
+        d for d in json.loads(whole.stdout) if d["path"] == "app/main.py"
+    ]
+    # Files not stored yet are checked, and only they.
+    (project / "app" / "other.py").write_text("x = 1\n")
+    check()
+    assert checks == [3, 4]  # a new file changes the project: every file is checked again
+    CliRunner().invoke(main, ["check", "app/deps.py"])
+    assert checks == [3, 4]
+
+
+def test_only_the_files_not_stored_are_checked(project: Path, checks: list[int]) -> None:
+    first = CliRunner().invoke(main, ["check", "--format", "json", "app/main.py"])
+    whole = check()
+    assert checks == [1, 2]  # main.py came from the cache
+    assert [d for d in json.loads(whole.stdout) if d["path"] == "app/main.py"] == json.loads(
+        first.stdout
+    )
+    assert {d["code"] for d in json.loads(whole.stdout)} == {"SL102", "SL301"}
+
+
+NOQA_MODULE = """\
+from sqlalchemy.orm import Session
+
+session = Session()  # noqa: SL101
+"""
+
+
+def test_flake8_reads_what_the_command_line_stored_and_the_other_way_round(
+    project: Path, checks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "app" / "legacy.py").write_text(NOQA_MODULE)
+    linted: list[str] = []
+    original = api._lint_one
+
+    def counting(*args: object, **kwargs: object) -> object:
+        linted.append(str(args[1]))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(api, "_lint_one", counting)
+    cli = json.loads(check().stdout)
+    assert {(d["path"], d["code"]) for d in cli} == {
+        ("app/deps.py", "SL102"),
+        ("app/main.py", "SL301"),
+    }
+    linted.clear()
+
+    def plugin(name: str) -> set[tuple[int, str]]:
+        result = api.lint_file_in_project(name, noqa=False, cache=True, use_cache=True)
+        return {(d.line, d.code) for d in result.diagnostics}
+
+    # flake8 applies ``# noqa`` itself: the plugin reports the finding the CLI silenced.
+    assert plugin("app/legacy.py") == {(3, "SL101")}
+    assert plugin("app/main.py") == {(10, "SL301")}
+    assert linted == []  # both answered from the CLI's entry
+    # The other way round: what the plugin checked (one file at a time) serves the CLI.
+    api.clear_project_cache()
+    monkeypatch.setenv("SESSIONLINT_CACHE_DIR", str(project / "elsewhere"))
+    for name in ("app/__init__.py", "app/deps.py", "app/main.py", "app/legacy.py"):
+        plugin(name)
+    assert len(linted) == 4
+    assert json.loads(check().stdout) == cli
+    assert checks == [4]  # the second CLI run checked nothing
+
+
+def test_unchanged_files_are_not_read_again(
+    project: Path, checks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "_RACY_NS", 0)  # the files were written a moment ago
+    hashed: list[str] = []
+    original = cache._digest
+
+    def counting(path: Path) -> str:
+        if path.suffix == ".py":
+            hashed.append(path.name)
+        return original(path)
+
+    monkeypatch.setattr(cache, "_digest", counting)
+    check()
+    assert sorted(hashed) == ["__init__.py", "deps.py", "main.py"]
+    hashed.clear()
+    check()
+    assert hashed == []
+    main_py = project / "app" / "main.py"
+    os.utime(main_py, ns=(main_py.stat().st_atime_ns, main_py.stat().st_mtime_ns + 10**9))
+    check()
+    assert hashed == ["main.py"]  # its signature changed: read again...
+    assert checks == [3]  # ...but its content did not: still the same findings
+
+
+def test_a_file_modified_just_now_is_always_read(project: Path) -> None:
+    digests = cache.Digests(project / "somewhere")
+    main_py = project / "app" / "main.py"
+    digests.digest(main_py)
+    digests.save()
+    assert not (project / "somewhere").exists()  # nothing remembered: it may change again
+
+
+@pytest.mark.parametrize("tree", TREES, ids=lambda p: p.name)
+def test_a_files_findings_do_not_depend_on_the_other_files_of_the_run(tree: Path) -> None:
+    """What answering a run on some files from the cache relies on: each file checked alone
+    (a large tree: each half of its files) finds what a run on the whole tree finds in it."""
+    run = api._prepare([tree], None, None, (), None, None, False)
+    assert run.files
+    whole = [d.to_dict() for d in api._lint_run(run, 1, None).diagnostics]
+    assert whole or tree.name in QUIET_TREES
+    if len(run.files) <= 40:
+        parts = [[path] for path in run.files]
+    else:
+        parts = [run.files[0::2], run.files[1::2]]
+    for part in parts:
+        names = {str(path) for path in part}
+        alone = api._lint_run(dataclasses.replace(run, files=part), 1, None)
+        assert [d.to_dict() for d in alone.diagnostics] == [
+            d for d in whole if d["path"] in names
+        ], part

@@ -13,7 +13,7 @@ import functools
 import gc
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +25,8 @@ from sessionlint.files import discover, find_project_root
 from sessionlint.model.guard import read_source
 
 if TYPE_CHECKING:
+    from sessionlint.cache import FileFindings
+
     # LibCST, the semantic model and the rules are imported by the functions that check
     # files: a run answered from the findings cache imports none of them.
     from sessionlint.engine import InternalError
@@ -59,6 +61,9 @@ class LintResult:
     code_kinds: dict[str, Counter[str]] = field(default_factory=dict)
     #: The findings come from the cache (an earlier run with the same inputs).
     from_cache: bool = False
+    #: Findings silenced by a ``noqa`` comment: not reported, kept in the findings cache for
+    #: the flake8 plugin (which leaves ``noqa`` comments to flake8).
+    noqa_silenced: list[Diagnostic] = field(default_factory=list)
     #: Files not analysed although CPython accepts them (LibCST cannot parse them): not a
     #: finding, printed as a warning (``path:line:column: not analysed: reason``).
     notices: list[str] = field(default_factory=list)
@@ -149,6 +154,7 @@ def _lint_one(
     rules: Sequence[type[Rule]],
     *,
     noqa: bool = True,
+    silenced: list[Diagnostic] | None = None,
 ) -> tuple[list[Diagnostic], list[InternalError]]:
     from sessionlint.engine import check_file, parse_failure_diagnostic
     from sessionlint.model.project import ParseFailure
@@ -160,7 +166,7 @@ def _lint_one(
         wanted = any(r.code == "SL001" for r in active)
         return ([parse_failure_diagnostic(display, file)] if wanted else []), []
     assert model is not None
-    return check_file(file, model, versions, active, noqa=noqa)
+    return check_file(file, model, versions, active, noqa=noqa, silenced=silenced)
 
 
 def lint_source(
@@ -406,16 +412,20 @@ def _lint_cached(
     stored = cache.load(directory, key)
     names = {path: cache.absolute(path) for path in run.files}
     missing = [path for path in run.files if names[path] not in stored]
-    by_file: dict[str, tuple[list[Diagnostic], list[str]]] = {str(p): ([], []) for p in missing}
+    by_file: dict[str, tuple[list[Diagnostic], list[Diagnostic], list[str]]] = {
+        str(p): ([], [], []) for p in missing
+    }
     if not missing:
         result = LintResult(from_cache=True)
     else:
         result = _lint_run(replace(run, files=missing), jobs, progress)
         for d in result.diagnostics:
             by_file[d.path][0].append(d)
+        for d in result.noqa_silenced:
+            by_file[d.path][1].append(d)
         for notice in result.notices:
             display = max((n for n in by_file if notice.startswith(f"{n}:")), key=len, default="")
-            by_file.setdefault(display, ([], []))[1].append(notice)
+            by_file.setdefault(display, ([], [], []))[2].append(notice)
         failed = {error.path for error in result.internal_errors}
         fresh = {
             names[path]: cache.FileFindings.of(str(path), *by_file[str(path)])
@@ -430,7 +440,7 @@ def _lint_cached(
     for path in run.files:
         display = str(path)
         if display in by_file:
-            notices.extend(by_file[display][1])
+            notices.extend(by_file[display][2])
         else:
             findings = stored[names[path]]
             result.diagnostics.extend(findings.diagnostics_for(display))
@@ -475,6 +485,7 @@ class _Share:
     run) that set the root's versions and FastAPI verdict."""
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    noqa_silenced: list[Diagnostic] = field(default_factory=list)
     internal_errors: list[InternalError] = field(default_factory=list)
     notices: list[tuple[int, str]] = field(default_factory=list)
     roots: dict[str, tuple[int, TargetVersions, bool | None]] = field(default_factory=dict)
@@ -482,6 +493,7 @@ class _Share:
 
     def merge(self, other: _Share) -> None:
         self.diagnostics.extend(other.diagnostics)
+        self.noqa_silenced.extend(other.noqa_silenced)
         self.internal_errors.extend(other.internal_errors)
         self.notices.extend(other.notices)
         for root, entry in other.roots.items():
@@ -493,6 +505,7 @@ class _Share:
     def result(self, files_checked: int) -> LintResult:
         result = LintResult(files_checked=files_checked)
         result.diagnostics = sorted(self.diagnostics, key=lambda d: d.sort_key)
+        result.noqa_silenced = sorted(self.noqa_silenced, key=lambda d: d.sort_key)
         result.internal_errors = sorted(self.internal_errors, key=lambda e: (e.path, e.code))
         result.notices = [notice for _, notice in sorted(self.notices)]
         for root, (_, versions, uses_fastapi) in sorted(self.roots.items()):
@@ -523,19 +536,17 @@ def _load_all(
 
 def _check_all(
     run: _Run,
-    parsed: Sequence[_Parsed],
-    positions: Sequence[int],
+    parsed: Iterable[tuple[int, _Parsed]],
     advance: Callable[[], None] | None = None,
 ) -> _Share:
-    """Check the parsed files at ``positions`` (their places in the run)."""
+    """Check parsed files, each given with its position in the run."""
     from sessionlint.model.project import SourceFile
 
     cfg, rules, detector = run.config, run.rules, run.detector
     share = _Share()
-    for position in positions:
+    for position, (path, source, owner, owner_model) in parsed:
         if advance is not None:
             advance()
-        path, source, owner, owner_model = parsed[position]
         versions = detector.for_path(path)
         if owner is not None and owner.root is not None:
             root = str(owner.root)
@@ -548,7 +559,17 @@ def _check_all(
                     share.roots[root] = (first, first_versions, uses_fastapi)
                 kind = owner_model.code_kind(source).name.lower()
                 share.code_kinds.setdefault(root, Counter())[kind] += 1
-        diagnostics, errors = _lint_one(source, str(path), path, owner_model, versions, cfg, rules)
+        silenced: list[Diagnostic] = []
+        diagnostics, errors = _lint_one(
+            source, str(path), path, owner_model, versions, cfg, rules, silenced=silenced
+        )
+        if isinstance(source, SourceFile) and source.display_path != str(path):
+            # Parsed earlier as another module's import: it carries the path it was found by.
+            display = str(path)
+            diagnostics = [replace(d, path=display) for d in diagnostics]
+            silenced = [replace(d, path=display) for d in silenced]
+            errors = [replace(e, path=display) for e in errors]
+        share.noqa_silenced.extend(silenced)
         notice = not_analysed(str(path), source)
         if notice is not None:
             share.notices.append((position, notice))
@@ -570,51 +591,88 @@ def _lint_files(
             progress(steps, 2 * len(files))
 
     parsed = _load_all(run, files, advance)
-    return _check_all(run, parsed, range(len(parsed)), advance)
+    return _check_all(run, enumerate(parsed), advance)
 
 
-#: What forked workers check: the run and its parsed files (set in the parent right before
-#: the workers fork; they inherit them, trees and gathered facts included).
-_WORKER_STATE: tuple[_Run, list[_Parsed]] | None = None
+#: What forked workers check: the run, its projects (one per root, with their models) and
+#: the roots of its folders (set in the parent right before the workers fork; they inherit
+#: them, the modules parsed so far and the facts gathered included).
+_WORKER_STATE: tuple[_Run, dict[Path, tuple[Project, Model]], _Roots] | None = None
+
+
+def _shares(files: Sequence[Path], workers: int) -> list[list[int]]:
+    """Split the run into ``workers`` runs of neighbouring files (in the run's order, so
+    each share holds whole packages: a module's imports are mostly parsed by the process
+    that checks it) of about the same size in bytes."""
+    sizes = []
+    for path in files:
+        try:
+            sizes.append(path.stat().st_size + 1)
+        except OSError:
+            sizes.append(1)
+    total, done, shares = sum(sizes), 0, [[] for _ in range(workers)]  # type: ignore[var-annotated]
+    for position, size in enumerate(sizes):
+        shares[min(done * workers // total, workers - 1)].append(position)
+        done += size
+    return [share for share in shares if share]
 
 
 def _check_worker(positions: list[int]) -> _Share:
     assert _WORKER_STATE is not None
-    run, parsed = _WORKER_STATE
+    run, projects, roots = _WORKER_STATE
     gc.disable()  # as in the parent's batch run (see cyclic_gc_paused)
-    share = _check_all(run, parsed, positions)
+
+    def parsed() -> Iterator[tuple[int, _Parsed]]:
+        for position in positions:
+            path = run.files[position]
+            project, model = projects[roots.of(path)]
+            known = project.known(path)
+            if known is not None:  # parsed in the parent for the project-wide facts
+                yield position, (path, known, project, model)
+            else:
+                source, owner, owner_model, _ = _load_file(
+                    path, projects, run.config, run.given, roots
+                )
+                yield position, (path, source, owner, owner_model)
+
+    share = _check_all(run, parsed())
     share.diagnostics = [d.detached() for d in share.diagnostics]
+    share.noqa_silenced = [d.detached() for d in share.noqa_silenced]
     return share
 
 
 def _lint_parallel(
     run: _Run, workers: int, progress: Callable[[int, int], None] | None
 ) -> LintResult:
-    """Read and parse every file here, then check them in ``workers`` forked processes,
-    each a share of the files (every ``workers``-th one, so shares are alike). The workers
-    inherit the trees; each gathers the facts its files need from them, as one process would
+    """Gather the project-wide facts here, then read, parse and check the files in
+    ``workers`` forked processes, each a share of the files (every ``workers``-th one, so
+    shares are alike).
+
+    The facts every file's check asks for (which functions are dependencies, what runs on
+    each request, whether the project runs on FastAPI) are computed once, before the fork:
+    that parses the modules they need (those that register dependencies or routes, and the
+    modules those call), and the workers inherit them. Each worker parses the rest of its
+    share itself, so most of the parsing happens in parallel. A file's findings do not
+    depend on which process parsed it or which files it shares a process with
     (tests/test_jobs.py: the same findings as ``jobs=1``)."""
     global _WORKER_STATE
     total_steps = 2 * len(run.files)
-    steps = 0
-
-    def advance() -> None:
-        nonlocal steps
-        steps += 1
-        if progress is not None:
-            progress(steps, total_steps)
-
-    parsed = _load_all(run, run.files, advance)
-    # The project-wide facts every file's check asks for (which functions are dependencies,
-    # what runs per request) are gathered once here, from every file of the run as in one
-    # process; the workers inherit them instead of each computing them again.
-    models = {id(model): model for _, _, _, model in parsed if model is not None}
-    for model in models.values():
+    projects: dict[Path, tuple[Project, Model]] = {}
+    roots = _Roots(run.given)
+    for path in run.files:
+        root = roots.of(path)
+        if root not in projects:
+            project = _new_project(root, run.config)
+            projects[root] = (project, _model(project, run.config))
+    for _, model in projects.values():
         model.dependencies()
         model.per_request_functions()
-    shares = [list(range(i, len(parsed), workers)) for i in range(workers)]
+        model.uses_fastapi()
+    if progress is not None:
+        progress(len(run.files) // 2, total_steps)
+    shares = _shares(run.files, workers)
     total = _Share()
-    _WORKER_STATE = (run, parsed)
+    _WORKER_STATE = (run, projects, roots)
     try:
         import concurrent.futures
         import multiprocessing
@@ -624,7 +682,7 @@ def _lint_parallel(
             for done, share in enumerate(pool.map(_check_worker, shares), start=1):
                 total.merge(share)
                 if progress is not None:
-                    progress(len(parsed) + len(parsed) * done // workers, total_steps)
+                    progress(total_steps * (done + 1) // (workers + 1), total_steps)
     finally:
         _WORKER_STATE = None
     return total.result(len(run.files))
@@ -637,11 +695,15 @@ def _lint_parallel(
 #: semantic model and its version detector. flake8 with ``-j`` forks workers that each build
 #: their own.
 _PROJECTS: dict[tuple[Path, Config], tuple[Project, Model, VersionDetector]] = {}
+#: The marked folders above the files linted with ``cache=True`` (see ``find_project_root``).
+_MARKED: dict[Path, Path | None] = {}
 
 
 def clear_project_cache() -> None:
     """Forget the projects kept by ``lint_file_in_project(..., cache=True)``."""
     _PROJECTS.clear()
+    _STORED.clear()
+    _MARKED.clear()
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -661,6 +723,7 @@ def lint_file_in_project(
     display_path: str | None = None,
     noqa: bool = True,
     cache: bool = False,
+    use_cache: bool = False,
 ) -> LintResult:
     """Lint one file as a module of its project, with the facts ``lint_paths`` would use.
 
@@ -679,15 +742,30 @@ def lint_file_in_project(
     not change meanwhile (:func:`clear_project_cache` forgets them). A ``source`` that differs
     from the file on disk is linted in a project of its own. ``noqa=False`` leaves
     ``# noqa`` comments to the caller (flake8 applies them itself).
-    """
-    from sessionlint.model.project import SourceFile, parse_source
 
+    ``use_cache`` (with ``cache``) shares the findings cache of ``lint_paths(...,
+    use_cache=True)``: the findings a ``sessionlint check`` of the project stored are
+    returned without checking, and findings computed here are stored for both. Only a file
+    linted as it is on disk uses it.
+    """
     file_path = Path(path)
     display = display_path if display_path is not None else str(path)
     if config is None:
         config = load_config(file_path)
+    root = find_project_root(file_path, [Path.cwd()], _MARKED if cache else None)
+    stored: _Stored | None = None
+    if use_cache and cache:
+        stored = _stored(root, config)
+        hit = stored.lookup(file_path, source)
+        if hit is not None:
+            result = LintResult(files_checked=1, from_cache=True)
+            result.diagnostics = hit.diagnostics_for(display, silenced=not noqa)
+            result.notices = hit.notices_for(display)
+            return result
+
+    from sessionlint.model.project import SourceFile, parse_source
+
     rules = selected_rules(config)
-    root = find_project_root(file_path, [Path.cwd()])
     key = (root, config)
     if key not in _PROJECTS or not cache:
         project = _new_project(root, config)
@@ -703,6 +781,7 @@ def lint_file_in_project(
         known = project.load(file_path)
         if known is not None and (source is None or _same_text(known.text, source)):
             file = known
+    as_on_disk = file is not None
     if file is None:
         if cache:  # the content differs from the cached module: a project of its own
             project = _new_project(root, config)
@@ -720,9 +799,15 @@ def lint_file_in_project(
 
     versions = detector.for_path(file_path)
     result = LintResult(files_checked=1, versions={str(project.root): versions})
+    silenced: list[Diagnostic] = []
     diagnostics, errors = _lint_one(
-        file, display, file_path, model, versions, config, rules, noqa=noqa
+        file, display, file_path, model, versions, config, rules, silenced=silenced
     )
+    if stored is not None and as_on_disk and not errors:
+        notices = [n for n in [not_analysed(display, file)] if n is not None]
+        stored.add(file_path, display, diagnostics, silenced, notices)
+    if not noqa:
+        diagnostics = sorted([*diagnostics, *silenced], key=lambda d: d.sort_key)
     # A module read earlier as another one's import carries the path it was found by.
     result.diagnostics = [d if d.path == display else replace(d, path=display) for d in diagnostics]
     result.internal_errors = [e if e.path == display else replace(e, path=display) for e in errors]
@@ -730,6 +815,69 @@ def lint_file_in_project(
     if notice is not None:
         result.notices.append(notice)
     return result
+
+
+class _Stored:
+    """The findings cache as one process checking single files sees it (the flake8 plugin):
+    the key of the project's current state and its stored findings, read once."""
+
+    def __init__(self, root: Path, config: Config) -> None:
+        from sessionlint import cache
+
+        self.directory = cache.cache_dir_for(root)
+        digests = cache.Digests(self.directory)
+        files = discover([root], config)
+        self.key = cache.project_key(
+            repr(_make_config(config, None, (), None, None)), files, [root], digests
+        )
+        digests.save()
+        self.files = cache.load(self.directory, self.key)
+
+    def lookup(self, path: Path, source: str | bytes | None) -> FileFindings | None:
+        from sessionlint import cache
+
+        found = self.files.get(cache.absolute(path))
+        if found is None or source is None:
+            return found
+        try:  # the text given must be the file on disk (the key hashed the disk)
+            on_disk = read_source(path)
+        except OSError:
+            return None
+        if isinstance(source, str):
+            from sessionlint.model.guard import decode_source
+
+            try:
+                same = _same_text(decode_source(on_disk)[0], source)
+            except (SyntaxError, UnicodeError, LookupError):
+                same = False
+        else:
+            same = on_disk == source
+        return found if same else None
+
+    def add(
+        self,
+        path: Path,
+        display: str,
+        diagnostics: list[Diagnostic],
+        silenced: list[Diagnostic],
+        notices: list[str],
+    ) -> None:
+        from sessionlint import cache
+
+        findings = cache.FileFindings.of(display, diagnostics, silenced, notices)
+        self.files[cache.absolute(path)] = findings
+        cache.store_one(self.directory, self.key, cache.absolute(path), findings)
+
+
+#: The findings cache per (project root, configuration) for ``lint_file_in_project``.
+_STORED: dict[tuple[Path, Config], _Stored] = {}
+
+
+def _stored(root: Path, config: Config) -> _Stored:
+    key = (root, config)
+    if key not in _STORED:
+        _STORED[key] = _Stored(root, config)
+    return _STORED[key]
 
 
 # -- long-running clients (the language server) --------------------------------------------

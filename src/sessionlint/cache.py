@@ -48,6 +48,7 @@ __all__ = [
     "load",
     "project_key",
     "store",
+    "store_one",
 ]
 
 CACHE_DIR_NAME = ".sessionlint_cache"
@@ -211,83 +212,136 @@ def _from_json(data: dict[str, Any]) -> Diagnostic:
 
 
 class FileFindings:
-    """The stored findings of one file: what ``lint_paths`` reported for it, without the
-    path it was given by (a run may name the same file ``app/x.py`` or ``./app/x.py``)."""
+    """The stored findings of one file: what ``lint_paths`` reported for it, and what a
+    ``# noqa`` comment silenced (flake8 applies ``# noqa`` itself), without the path it was
+    given by (a run may name the same file ``app/x.py`` or ``./app/x.py``)."""
 
     __slots__ = ("diagnostics", "notices")
 
     def __init__(self, diagnostics: list[dict[str, Any]], notices: list[str]) -> None:
+        #: As ``Diagnostic.to_dict`` without ``path``; ``"noqa": true`` on silenced ones.
         self.diagnostics = diagnostics
         self.notices = notices
 
     @classmethod
     def of(
-        cls, display: str, diagnostics: Iterable[Diagnostic], notices: Iterable[str]
+        cls,
+        display: str,
+        diagnostics: Iterable[Diagnostic],
+        silenced: Iterable[Diagnostic] = (),
+        notices: Iterable[str] = (),
     ) -> FileFindings:
         stored = []
-        for d in diagnostics:
-            data = _to_json(d)
-            del data["path"]
-            stored.append(data)
+        for noqa, group in ((False, diagnostics), (True, silenced)):
+            for d in group:
+                data = _to_json(d)
+                del data["path"]
+                if noqa:
+                    data["noqa"] = True
+                stored.append(data)
         return cls(stored, [n.removeprefix(display) for n in notices])
 
-    def diagnostics_for(self, display: str) -> list[Diagnostic]:
-        return [_from_json({**data, "path": display}) for data in self.diagnostics]
+    def diagnostics_for(self, display: str, *, silenced: bool = False) -> list[Diagnostic]:
+        """The findings, as reported for ``display``; with ``silenced``, also those a
+        ``# noqa`` silenced, in line order (what flake8's plugin reports)."""
+        found = [
+            _from_json({**data, "path": display})
+            for data in self.diagnostics
+            if silenced or not data.get("noqa")
+        ]
+        return sorted(found, key=lambda d: d.sort_key) if silenced else found
 
     def notices_for(self, display: str) -> list[str]:
         return [display + notice for notice in self.notices]
 
+    def to_json(self) -> list[Any]:
+        return [self.diagnostics, self.notices]
+
+    @classmethod
+    def from_json(cls, name: str, item: Any) -> FileFindings:
+        """Raises ``ValueError`` (or ``KeyError``, ``TypeError``) when ``item`` is foreign."""
+        diagnostics, notices = item
+        if not isinstance(diagnostics, list) or not isinstance(notices, list):
+            raise ValueError("not a findings entry")
+        findings = cls(diagnostics, [str(n) for n in notices])
+        findings.diagnostics_for(name, silenced=True)  # validate now, not when it is used
+        return findings
+
 
 def load(directory: Path, key: str) -> dict[str, FileFindings]:
-    """The stored findings under ``key``, by absolute file path (empty when none)."""
-    try:
+    """The stored findings under ``key``, by absolute file path (empty when none): the
+    entry, and the files the flake8 plugin stored one by one since (:func:`store_one`)."""
+    found: dict[str, FileFindings] = {}
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
         data = json.loads(_entry(directory, key).read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT or data.get("version") != __version__:
-            return {}
-        found = {}
-        for path, item in data["files"].items():
-            diagnostics, notices = item
-            if not isinstance(diagnostics, list) or not isinstance(notices, list):
-                return {}
-            findings = FileFindings(diagnostics, [str(n) for n in notices])
-            findings.diagnostics_for(str(path))  # validate now, not when it is used
-            found[str(path)] = findings
-        return found
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}  # missing, corrupt or foreign: recompute and rewrite
+        if data.get("format") == FORMAT and data.get("version") == __version__:
+            found = {str(n): FileFindings.from_json(str(n), i) for n, i in data["files"].items()}
+    for fragment in _fragments(directory, key):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+            name, item = json.loads(fragment.read_text(encoding="utf-8"))
+            found.setdefault(str(name), FileFindings.from_json(str(name), item))
+    return found
 
 
 def store(directory: Path, key: str, files: Mapping[str, FileFindings]) -> None:
     """Add the findings of ``files`` (by absolute path) to the entry under ``key``, merged
     with what another process may have stored meanwhile; written atomically, and skipped
-    silently when the cache cannot be written."""
+    silently when the cache cannot be written. The one-file entries folded in are removed."""
     if not files:
         return
+    fragments = _fragments(directory, key)
     merged = load(directory, key)
     merged.update(files)
     data = {
         "format": FORMAT,
         "version": __version__,
-        "files": {path: [f.diagnostics, f.notices] for path, f in sorted(merged.items())},
+        "files": {name: f.to_json() for name, f in sorted(merged.items())},
     }
     with contextlib.suppress(OSError):
         _prepare(directory)
-    _write_json(_entry(directory, key), data)
+    if _write_json(_entry(directory, key), data):
+        for fragment in fragments:
+            with contextlib.suppress(OSError):
+                fragment.unlink()
 
 
-def _write_json(target: Path, data: object) -> None:
-    """Write ``data`` to ``target`` atomically (a temporary file renamed over it); an
-    unwritable cache is skipped silently."""
+def store_one(directory: Path, key: str, name: str, findings: FileFindings) -> None:
+    """Store one file's findings next to the entry under ``key`` (the flake8 plugin checks
+    one file at a time, in several processes: no process rewrites the whole entry)."""
     with contextlib.suppress(OSError):
+        _prepare(directory)
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    _write_json(_fragment_dir(directory, key) / f"{digest}.json", [name, findings.to_json()])
+
+
+def _fragment_dir(directory: Path, key: str) -> Path:
+    return directory / f"v{__version__}" / f"{key}.files"
+
+
+def _fragments(directory: Path, key: str) -> list[Path]:
+    try:
+        return sorted(_fragment_dir(directory, key).glob("*.json"))
+    except OSError:
+        return []
+
+
+def _write_json(target: Path, data: object) -> bool:
+    """Write ``data`` to ``target`` atomically (a temporary file renamed over it); an
+    unwritable cache is skipped silently (False)."""
+    try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out)
-            os.replace(temporary, target)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+        os.replace(temporary, target)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        return False
 
 
 def _prepare(directory: Path) -> None:

@@ -84,11 +84,13 @@ def check_file(
     rules: Sequence[type[Rule]],
     *,
     noqa: bool = True,
+    silenced: list[Diagnostic] | None = None,
 ) -> tuple[list[Diagnostic], list[InternalError]]:
     """Run ``rules`` on one parsed file. Never raises for anything in the user's code.
 
     ``noqa=False`` leaves ``# noqa`` comments to the caller (flake8 applies them itself);
-    ``# sessionlint: ignore[...]`` comments are always honoured.
+    ``# sessionlint: ignore[...]`` comments are always honoured. The findings a ``# noqa``
+    silenced are added to ``silenced`` when it is given (the cache keeps them for flake8).
     """
     ctx = FileContext(file, model, versions)
     reports: list[tuple[type[Rule], Report]] = []
@@ -123,9 +125,14 @@ def check_file(
             continue  # one finding per (file, line, code)
         seen.add((line, rule.code))
         lines = (line, _statement_line(file, report.node, positions))
-        if _suppressed(comments, rule.code, lines, noqa=noqa):
+        if _suppressed(comments, rule.code, lines, noqa=False):
             continue
-        diagnostics.append(
+        kept = diagnostics
+        if noqa and _suppressed(comments, rule.code, lines):
+            if silenced is None:
+                continue
+            kept = silenced
+        kept.append(
             Diagnostic(
                 path=file.display_path,
                 line=line,

@@ -22,6 +22,11 @@ So ``flake8 --select SL`` reports the same (file, line, code) findings as
 - A rule that crashes on a file is reported there as ``SL000`` (the command line prints it
   and exits with status 2). An invalid configuration stops flake8 with the error.
 - The plugin never fixes: run ``sessionlint check --fix`` for that.
+
+The plugin shares ``sessionlint check``'s findings cache (``.sessionlint_cache`` at the project
+root, or ``$SESSIONLINT_CACHE_DIR``): a file whose project did not change since a check (by
+either tool) is answered from it. ``--sessionlint-no-cache`` (or ``sessionlint-no-cache = true``
+in flake8's configuration) turns that off.
 """
 
 from __future__ import annotations
@@ -50,6 +55,22 @@ class Plugin:
 
     name = "sessionlint"
     version = __version__
+    #: ``--sessionlint-no-cache`` was given.
+    no_cache = False
+
+    @classmethod
+    def add_options(cls, option_manager: Any) -> None:
+        option_manager.add_option(
+            "--sessionlint-no-cache",
+            action="store_true",
+            default=False,
+            parse_from_config=True,
+            help="Do not read or write sessionlint's findings cache.",
+        )
+
+    @classmethod
+    def parse_options(cls, options: Any) -> None:
+        cls.no_cache = bool(getattr(options, "sessionlint_no_cache", False))
 
     def __init__(self, tree: ast.AST, filename: str, lines: list[str]) -> None:
         # flake8 classifies plugins by their parameters: ``tree`` makes this an AST plugin
@@ -61,7 +82,12 @@ class Plugin:
         path = Path(self.filename)
         config = _config_for(Path(path.absolute().parent))
         result = lint_file_in_project(
-            path, "".join(self.lines), config=config, noqa=False, cache=True
+            path,
+            "".join(self.lines),
+            config=config,
+            noqa=False,
+            cache=True,
+            use_cache=not self.no_cache,
         )
         for d in result.diagnostics:
             # flake8 columns are 0-based (it adds 1 when it prints them); ours are 1-based.
