@@ -4,8 +4,9 @@ Corpus: the installed sources of sqlalchemy, fastapi, starlette, pydantic and sq
 that are installed), plus the test fixtures and the example app, or (``--only``) the folders
 given. Prints, against a bare single-process LibCST parse: a cold run with ``--jobs 1`` and
 with the default jobs, a warm run (cache, nothing changed), a warm run after one file changed
-(it edits one file of the corpus and restores it), 10 named files as pre-commit passes them,
-and flake8 / ruff for reference; plus the peak memory. Usage::
+(it edits five files of the corpus in turn, restoring each), 10 named files as pre-commit
+passes them (cache warm, and without cache), flake8 with and without the shared cache, and
+ruff for reference; plus the peak memory. Usage::
 
     python benchmarks/bench.py [--repeat N] [--only] [EXTRA_DIR ...]
 """
@@ -89,12 +90,30 @@ def peak_rss(dirs: list[Path], *extra: str) -> float:
     return max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
 
 
-def tool_run(*command: str) -> float | None:
+def tool_run(*command: str, env: dict[str, str] | None = None) -> float | None:
     """Wall time of another tool (flake8, ruff) for reference; None when not installed."""
     if shutil.which(command[0]) is None and not command[0].startswith(sys.executable):
         return None
     start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    return time.perf_counter() - start
+
+
+def _named(names: list[str], env: dict[str, str], *extra: str) -> float:
+    """Wall time of ``sessionlint check`` on the named files, as pre-commit runs it."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "sessionlint", "check", "--isolated", *extra, *names],
+        stdout=subprocess.DEVNULL,
+        check=False,
+        env={**os.environ, **env},
+    )
     return time.perf_counter() - start
 
 
@@ -122,32 +141,32 @@ def main() -> int:
 
     rows.append(("cold, --jobs 1", best("--no-cache", "--jobs", "1")))
     rows.append(("cold, default jobs", best("--no-cache")))
+    ten = [str(f) for f in files[:: max(1, len(files) // 10)][:10]]
     with tempfile.TemporaryDirectory() as cache:
         env = {"SESSIONLINT_CACHE_DIR": cache}
         cli_run(dirs, env=env)  # fill the cache
         rows.append(("warm, nothing changed", best(env=env)))
-        if files:
-            victim = files[len(files) // 2]
+        rows.append(("10 named files (pre-commit), warm", _named(ten, env)))
+        # One module edited, for five modules spread over the corpus: the run checks again
+        # the files that could see it (all of them when the project-wide facts came from it).
+        edited = []
+        for victim in files[len(files) // 10 :: max(1, len(files) // 5)][:5]:
             original = victim.read_bytes()
             try:
                 victim.write_bytes(original + b"\n# benchmark edit\n")
-                rows.append(("warm, one file changed", cli_run(dirs, env=env)))
+                edited.append(cli_run(dirs, env=env))
             finally:
                 victim.write_bytes(original)
-    ten = [str(f) for f in files[:: max(1, len(files) // 10)][:10]]
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "sessionlint", "check", "--isolated", "--no-cache", *ten],
-        stdout=subprocess.DEVNULL,
-        check=False,
-    )
-    rows.append(("10 named files (pre-commit), cold", time.perf_counter() - start))
-    rows.append(
-        (
-            "flake8 --select SL",
-            tool_run(sys.executable, "-m", "flake8", "--select", "SL", *map(str, dirs)),
-        )
-    )
+                cli_run(dirs, env=env)  # back to the original state
+        if edited:
+            edited.sort()
+            rows.append(("warm, one file changed (median of 5)", edited[len(edited) // 2]))
+            rows.append(("  fastest / slowest of the 5", None))
+            spread = f"{edited[0]:.2f} / {edited[-1]:.2f}"
+        flake8 = [sys.executable, "-m", "flake8", "--select", "SL", *map(str, dirs)]
+        rows.append(("flake8 --select SL, warm cache", tool_run(*flake8, env=env)))
+    rows.append(("10 named files (pre-commit), cold", _named(ten, {}, "--no-cache")))
+    rows.append(("flake8 --select SL, no cache", tool_run(*flake8, "--sessionlint-no-cache")))
     rows.append(
         (
             "ruff check --select ALL",
@@ -160,7 +179,9 @@ def main() -> int:
     print(f"peak RSS (default jobs, largest process): {peak_rss(dirs):.0f} MiB")
     print(f"{'run':<36} {'seconds':>8} {'x parse':>8}")
     for name, seconds in rows:
-        if seconds is None:
+        if name.startswith("  fastest"):
+            print(f"{name:<36} {spread:>17}")
+        elif seconds is None:
             print(f"{name:<36} {'-':>8} {'-':>8}")
         else:
             print(f"{name:<36} {seconds:8.2f} {seconds / parse_t:8.2f}")

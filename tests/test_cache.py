@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,7 @@ def test_a_change_in_a_dependency_module_is_seen(project: Path, checks: list[int
     assert {d["code"] for d in json.loads(first.stdout)} == {"SL102", "SL301"}
     (project / "app" / "deps.py").write_text('def get_db():\n    yield {"not": "a session"}\n')
     second = check()
+    # deps.py gives a project-wide fact (get_db is a dependency): every file is checked again.
     assert checks == [3, 3]
     assert json.loads(second.stdout) == []  # main.py (unchanged) lost its SL301 too
 
@@ -227,7 +229,7 @@ def test_flake8_reads_what_the_command_line_stored_and_the_other_way_round(
         result = api.lint_file_in_project(name, noqa=False, cache=True, use_cache=True)
         return {(d.line, d.code) for d in result.diagnostics}
 
-    # flake8 applies ``# noqa`` itself: the plugin reports the finding the CLI silenced.
+    # flake8 applies noqa comments itself: the plugin reports the finding the CLI silenced.
     assert plugin("app/legacy.py") == {(3, "SL101")}
     assert plugin("app/main.py") == {(10, "SL301")}
     assert linted == []  # both answered from the CLI's entry
@@ -292,3 +294,133 @@ def test_a_files_findings_do_not_depend_on_the_other_files_of_the_run(tree: Path
         assert [d.to_dict() for d in alone.diagnostics] == [
             d for d in whole if d["path"] in names
         ], part
+
+
+LAYERED = {
+    "pyproject.toml": '[project]\nname = "svc"\ndependencies = ["fastapi", "sqlalchemy"]\n',
+    "app/__init__.py": "",
+    "app/db.py": DEPS,
+    "app/helpers.py": """\
+def save(db, item):
+    db.add(item)
+    db.commit()
+""",
+    "app/orders.py": """\
+from app.helpers import save
+
+
+def place_order(db, order):
+    save(db, order)
+    return order
+""",
+    "app/reports.py": """\
+from sqlalchemy.orm import Session
+
+
+def monthly(db: Session):
+    return db.execute("select 1")
+""",
+    "app/main.py": """\
+from fastapi import Depends, FastAPI
+
+from app.db import get_db
+from app.reports import monthly
+
+app = FastAPI()
+
+
+@app.get("/report")
+async def report(db=Depends(get_db)):
+    return monthly(db)
+""",
+}
+
+
+def _write(root: Path, tree: dict[str, str]) -> None:
+    for name, text in tree.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def _cold(root: Path) -> list[dict[str, object]]:
+    result = api.lint_paths([root], jobs=1)
+    return [d.to_dict() for d in result.diagnostics]
+
+
+def _incremental(root: Path, cache_dir: Path, checked: list[list[str]]) -> list[dict[str, object]]:
+    original = api._lint_run
+
+    def spy(run: api._Run, jobs: int | None, progress: object) -> api.LintResult:
+        checked.append(sorted(p.relative_to(root).as_posix() for p in run.files))
+        return original(run, jobs, progress)  # type: ignore[arg-type]
+
+    api._lint_run = spy  # type: ignore[assignment]
+    try:
+        result = api.lint_paths([root], jobs=1, use_cache=True, cache_dir=cache_dir)
+    finally:
+        api._lint_run = original  # type: ignore[assignment]
+    return [d.to_dict() for d in result.diagnostics]
+
+
+def test_an_edit_checks_again_exactly_the_files_that_depend_on_it(tmp_path: Path) -> None:
+    root, cache_dir = tmp_path / "svc", tmp_path / "cache"
+    _write(root, LAYERED)
+    checked: list[list[str]] = []
+    assert _incremental(root, cache_dir, checked) == _cold(root)
+    assert len(checked[0]) == 6
+    # helpers.py is looked into by orders.py only (the helper that commits): an edit of it
+    # checks those two again, and nothing else.
+    (root / "app" / "helpers.py").write_text("def save(db, item):\n    db.add(item)\n")
+    edited = _incremental(root, cache_dir, checked)
+    assert checked[1] == ["app/helpers.py", "app/orders.py"]
+    assert edited == _cold(root)
+    # reports.py is reached from a route handler (a project-wide fact: what runs on each
+    # request): an edit of it checks everything again.
+    (root / "app" / "reports.py").write_text(LAYERED["app/reports.py"] + "\n")
+    assert _incremental(root, cache_dir, checked) == _cold(root)
+    assert len(checked[2]) == 6
+    # An edit that makes a file take part in the project-wide scan (a new ``Depends``):
+    # everything again.
+    (root / "app" / "helpers.py").write_text("from fastapi import Depends\n\nx = Depends\n")
+    assert _incremental(root, cache_dir, checked) == _cold(root)
+    assert len(checked[3]) == 6
+    # Nothing changed: nothing checked.
+    assert _incremental(root, cache_dir, checked) == _cold(root)
+    assert len(checked) == 4
+
+
+EDITS = {
+    "emptied": lambda text: "",
+    "scan word added": lambda text: text + "\nfrom fastapi import Depends  # noqa\n",
+    "line added": lambda text: "import os\n" + text,
+}
+
+
+def _edit_trees() -> list[Path | None]:
+    return [*sorted((FIXTURES / "projects").iterdir()), None]  # None: LAYERED
+
+
+@pytest.mark.parametrize("tree", _edit_trees(), ids=lambda p: p.name if p else "layered")
+def test_after_any_edit_the_cache_gives_what_a_cold_run_gives(
+    tree: Path | None, tmp_path: Path
+) -> None:
+    """Edit each module of a project in turn (three kinds of edit, then the edit undone):
+    each run that reuses what the cache still holds reports exactly what a run without the
+    cache reports."""
+    root, cache_dir = tmp_path / "tree", tmp_path / "cache"
+    if tree is None:
+        _write(root, LAYERED)
+    else:
+        shutil.copytree(tree, root)
+    checked: list[list[str]] = []
+    assert _incremental(root, cache_dir, checked) == _cold(root)
+    modules = sorted(root.rglob("*.py"))
+    for module in modules:
+        original = module.read_text()
+        for name, edit in EDITS.items():
+            module.write_text(edit(original))
+            assert _incremental(root, cache_dir, checked) == _cold(root), (module, name)
+            module.write_text(original)
+            assert _incremental(root, cache_dir, checked) == _cold(root), (module, name)
+    if tree is None:  # some edits were answered partly from the cache
+        assert any(len(files) < len(modules) for files in checked[1:])

@@ -23,6 +23,7 @@ from sessionlint.config import Config, ConfigError, is_foreign_code, load_config
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.files import discover, find_project_root
 from sessionlint.model.guard import read_source
+from sessionlint.model.trace import Trace
 
 if TYPE_CHECKING:
     from sessionlint.cache import FileFindings
@@ -64,6 +65,8 @@ class LintResult:
     #: Findings silenced by a ``noqa`` comment: not reported, kept in the findings cache for
     #: the flake8 plugin (which leaves ``noqa`` comments to flake8).
     noqa_silenced: list[Diagnostic] = field(default_factory=list)
+    #: What the analysis looked into (the findings cache stores it; see ``Trace``).
+    trace: Trace = field(default_factory=Trace, repr=False, compare=False)
     #: Files not analysed although CPython accepts them (LibCST cannot parse them): not a
     #: finding, printed as a warning (``path:line:column: not analysed: reason``).
     notices: list[str] = field(default_factory=list)
@@ -392,29 +395,33 @@ def _lint_cached(
     progress: Callable[[int, int], None] | None,
     cache_dir: Path | None,
 ) -> LintResult:
-    """``lint_paths`` with the findings cache: the files whose findings are stored under the
-    projects' current key are not checked again; the others are checked and stored (not a
-    file with an internal error). A file's findings do not depend on the other files of the
-    run (``tests/test_cache.py`` checks it on every fixture project), so a run on some files
-    of a project checked before is answered from the cache."""
+    """``lint_paths`` with the findings cache (:mod:`sessionlint.cache`): the files whose
+    stored findings still hold (:meth:`State.still_valid`: nothing they depend on changed)
+    are not checked again; the others are checked and stored (not a file with an internal
+    error). A file's findings do not depend on the other files of the run
+    (``tests/test_cache.py`` checks it on every fixture project), so a run on some files of
+    a project checked before, or after an edit, checks only what it must."""
     from sessionlint import cache
 
     where = _Roots(run.given)
     roots = sorted({where.of(path) for path in run.files})
-    if {cache.absolute(path) for path in run.given} == {str(root) for root in roots}:
-        project_files = run.files  # the run is the projects (``check .``): one discovery
+    if {cache.real(path) for path in run.given} == {cache.real(root) for root in roots}:
+        modules = list(run.files)  # the run is the projects (``check .``): one discovery
     else:
-        project_files = [p for root in roots for p in discover([root], run.config)]
+        modules = [p for root in roots for p in discover([root], run.config)] + run.files
     directory = cache.cache_dir_for(roots[0], cache_dir)
+    key = cache.shape_key(repr(run.config), modules, roots)
     digests = cache.Digests(directory)
-    key = cache.project_key(repr(run.config), project_files, roots, digests)
+    now = cache.content_hashes(modules, digests)
     digests.save()
-    stored = cache.load(directory, key)
-    names = {path: cache.absolute(path) for path in run.files}
-    missing = [path for path in run.files if names[path] not in stored]
+    state = cache.State.load(directory, key)
+    valid = state.still_valid(now, _read_text)
+    names = {path: cache.real(path) for path in run.files}
+    missing = [path for path in run.files if names[path] not in valid]
     by_file: dict[str, tuple[list[Diagnostic], list[Diagnostic], list[str]]] = {
         str(p): ([], [], []) for p in missing
     }
+    fresh: dict[str, cache.FileFindings] = {}
     if not missing:
         result = LintResult(from_cache=True)
     else:
@@ -432,9 +439,10 @@ def _lint_cached(
             for path in missing
             if str(path) not in failed
         }
-        cache.store(directory, key, fresh)
-        if len(missing) == len(run.files):
-            return result
+    if fresh or now != state.hashes or valid != set(state.files):
+        state.updated(now, valid, fresh, result.trace).store(directory, key)
+    if len(missing) == len(run.files):
+        return result
     # Findings and notices of every file, in the order one run over all of them gives.
     notices: list[str] = []
     for path in run.files:
@@ -442,13 +450,18 @@ def _lint_cached(
         if display in by_file:
             notices.extend(by_file[display][2])
         else:
-            findings = stored[names[path]]
+            findings = state.files[names[path]]
             result.diagnostics.extend(findings.diagnostics_for(display))
             notices.extend(findings.notices_for(display))
     result.diagnostics.sort(key=lambda d: d.sort_key)
     result.notices = notices
     result.files_checked = len(run.files)
     return result
+
+
+def _read_text(name: str) -> str:
+    """A module's text for the project-wide text queries (as ``Project.texts`` reads it)."""
+    return Path(name).read_text(encoding="utf-8", errors="replace")
 
 
 def _lint_run(
@@ -488,12 +501,14 @@ class _Share:
     noqa_silenced: list[Diagnostic] = field(default_factory=list)
     internal_errors: list[InternalError] = field(default_factory=list)
     notices: list[tuple[int, str]] = field(default_factory=list)
+    trace: Trace = field(default_factory=Trace)
     roots: dict[str, tuple[int, TargetVersions, bool | None]] = field(default_factory=dict)
     code_kinds: dict[str, Counter[str]] = field(default_factory=dict)
 
     def merge(self, other: _Share) -> None:
         self.diagnostics.extend(other.diagnostics)
         self.noqa_silenced.extend(other.noqa_silenced)
+        self.trace.merge(other.trace)
         self.internal_errors.extend(other.internal_errors)
         self.notices.extend(other.notices)
         for root, entry in other.roots.items():
@@ -506,6 +521,7 @@ class _Share:
         result = LintResult(files_checked=files_checked)
         result.diagnostics = sorted(self.diagnostics, key=lambda d: d.sort_key)
         result.noqa_silenced = sorted(self.noqa_silenced, key=lambda d: d.sort_key)
+        result.trace = self.trace
         result.internal_errors = sorted(self.internal_errors, key=lambda e: (e.path, e.code))
         result.notices = [notice for _, notice in sorted(self.notices)]
         for root, (_, versions, uses_fastapi) in sorted(self.roots.items()):
@@ -591,7 +607,10 @@ def _lint_files(
             progress(steps, 2 * len(files))
 
     parsed = _load_all(run, files, advance)
-    return _check_all(run, enumerate(parsed), advance)
+    share = _check_all(run, enumerate(parsed), advance)
+    for project in {id(p): p for _, _, p, _ in parsed if p is not None}.values():
+        share.trace.merge(project.trace)
+    return share
 
 
 #: What forked workers check: the run, its projects (one per root, with their models) and
@@ -636,6 +655,8 @@ def _check_worker(positions: list[int]) -> _Share:
                 yield position, (path, source, owner, owner_model)
 
     share = _check_all(run, parsed())
+    for project, _ in projects.values():
+        share.trace.merge(project.trace)
     share.diagnostics = [d.detached() for d in share.diagnostics]
     share.noqa_silenced = [d.detached() for d in share.noqa_silenced]
     return share
@@ -685,6 +706,8 @@ def _lint_parallel(
                     progress(total_steps * (done + 1) // (workers + 1), total_steps)
     finally:
         _WORKER_STATE = None
+    for project, _ in projects.values():
+        total.trace.merge(project.trace)
     return total.result(len(run.files))
 
 
@@ -805,7 +828,7 @@ def lint_file_in_project(
     )
     if stored is not None and as_on_disk and not errors:
         notices = [n for n in [not_analysed(display, file)] if n is not None]
-        stored.add(file_path, display, diagnostics, silenced, notices)
+        stored.add(file_path, display, (diagnostics, silenced, notices), project.trace)
     if not noqa:
         diagnostics = sorted([*diagnostics, *silenced], key=lambda d: d.sort_key)
     # A module read earlier as another one's import carries the path it was found by.
@@ -819,27 +842,34 @@ def lint_file_in_project(
 
 class _Stored:
     """The findings cache as one process checking single files sees it (the flake8 plugin):
-    the key of the project's current state and its stored findings, read once."""
+    the state of the project's current shape, with the findings an edit made stale
+    dropped, read once."""
 
     def __init__(self, root: Path, config: Config) -> None:
         from sessionlint import cache
 
         self.directory = cache.cache_dir_for(root)
-        digests = cache.Digests(self.directory)
-        files = discover([root], config)
-        self.key = cache.project_key(
-            repr(_make_config(config, None, (), None, None)), files, [root], digests
+        modules = discover([root], config)
+        self.key = cache.shape_key(
+            repr(_make_config(config, None, (), None, None)), modules, [root]
         )
+        digests = cache.Digests(self.directory)
+        now = cache.content_hashes(modules, digests)
         digests.save()
-        self.files = cache.load(self.directory, self.key)
+        state = cache.State.load(self.directory, self.key)
+        valid = state.still_valid(now, _read_text)
+        if now != state.hashes or valid != set(state.files):
+            state = state.updated(now, valid, {}, Trace())
+            state.store(self.directory, self.key)
+        self.state = state
 
     def lookup(self, path: Path, source: str | bytes | None) -> FileFindings | None:
         from sessionlint import cache
 
-        found = self.files.get(cache.absolute(path))
+        found = self.state.files.get(cache.real(path))
         if found is None or source is None:
             return found
-        try:  # the text given must be the file on disk (the key hashed the disk)
+        try:  # the text given must be the file on disk (the state hashed the disk)
             on_disk = read_source(path)
         except OSError:
             return None
@@ -858,15 +888,13 @@ class _Stored:
         self,
         path: Path,
         display: str,
-        diagnostics: list[Diagnostic],
-        silenced: list[Diagnostic],
-        notices: list[str],
+        found: tuple[list[Diagnostic], list[Diagnostic], list[str]],
+        trace: Trace,
     ) -> None:
         from sessionlint import cache
 
-        findings = cache.FileFindings.of(display, diagnostics, silenced, notices)
-        self.files[cache.absolute(path)] = findings
-        cache.store_one(self.directory, self.key, cache.absolute(path), findings)
+        findings = cache.FileFindings.of(display, *found)
+        self.state.store_one(self.directory, self.key, cache.real(path), findings, trace)
 
 
 #: The findings cache per (project root, configuration) for ``lint_file_in_project``.

@@ -1,24 +1,30 @@
-"""The findings cache: files whose project did not change reuse the findings of last time.
+"""The findings cache: files whose findings cannot have changed are not checked again.
 
 Like ruff's cache, it lives in ``.sessionlint_cache/`` at the project root (with a
 ``CACHEDIR.TAG`` and a ``.gitignore`` of ``*``), or where ``--cache-dir`` /
-``SESSIONLINT_CACHE_DIR`` say. An entry holds the findings of each file checked so far, under
-a key covering everything those findings depend on: the sessionlint version and its own code
-(an edited checkout is not a new version), the effective configuration, the current directory
-(imports resolve against it), and the content hash of every Python file and every
-dependency-metadata file (``pyproject.toml``, lock files, ``requirements*.txt``...) of the
-projects checked. A file's findings do not depend on which other files a run checks (a run
-on some files sees the same project-wide facts as a run on all of them), so a run on any
-subset of a checked project, such as the files pre-commit passes, is answered from the entry,
-and the flake8 plugin reads the same entries.
+``SESSIONLINT_CACHE_DIR`` say. One entry (a :class:`State`) per :func:`shape_key`: the
+sessionlint version and its own code (an edited checkout is not a new version), the effective
+configuration, the current directory (imports resolve against it), which Python files the
+projects have and the content of their dependency-metadata files (``pyproject.toml``, lock
+files, ``requirements*.txt``...). A new or deleted module, or another configuration, starts
+afresh.
 
-The key is deliberately coarse: any change in a project re-checks every file asked for (a
-finer key, per module and the modules its findings consulted, is future work, see
-docs/performance.md), so a cached answer is never stale. Content hashes are remembered by
-(size, modification time, inode, change time), as git's index does, so a warm run reads no
-file it has hashed before; a file modified in the last two seconds is always hashed again.
-Entries are written atomically; an unreadable, corrupt or foreign entry is ignored and
-rewritten, never an error.
+Within a shape, the state holds each module's content hash, each checked file's findings
+and the :class:`~sessionlint.model.trace.Trace` of the runs: which modules each module's
+analysis looked into, and which files the project-wide facts (dependencies, route handlers,
+what runs on each request) came from. After an edit, only the files whose analysis could
+see the edited module are checked again (:meth:`State.still_valid`); an edit of a module
+the project-wide facts came from, or one that makes a module match a project-wide text
+query, checks everything again. A file's findings do not depend on which other files a run
+names, so a run on some files of a checked project (pre-commit) reuses the entry, and the
+flake8 plugin reads and writes the same entries. ``tests/test_cache.py`` edits every module
+of every fixture project three ways and compares each cached run with a run without cache.
+
+Content hashes are remembered by (size, modification time, change time, inode), as git's
+index does, so a warm run reads no file it hashed before; a file modified in the last two
+seconds is always hashed again. Modules outside the project (reached through the current
+directory) are not hashed. Entries are written atomically; an unreadable, corrupt or foreign
+entry is ignored and rewritten, never an error.
 """
 
 from __future__ import annotations
@@ -28,32 +34,33 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from sessionlint import __version__
 from sessionlint.diagnostics import Applicability, Diagnostic, Fix, Severity
+from sessionlint.model.trace import TextQuery, Trace
 
 __all__ = [
     "CACHE_DIR_NAME",
     "ENV_VAR",
     "Digests",
     "FileFindings",
-    "absolute",
+    "State",
     "cache_dir_for",
     "clean",
-    "load",
-    "project_key",
-    "store",
-    "store_one",
+    "content_hashes",
+    "real",
+    "shape_key",
 ]
 
 CACHE_DIR_NAME = ".sessionlint_cache"
 ENV_VAR = "SESSIONLINT_CACHE_DIR"
-FORMAT = 2
+FORMAT = 3
 
 #: Files whose content decides versions, the project root or the configuration.
 METADATA = (
@@ -82,10 +89,10 @@ def cache_dir_for(root: Path, given: Path | None = None) -> Path:
     return root / CACHE_DIR_NAME
 
 
-def absolute(path: Path) -> str:
-    """The name a file is stored under: absolute and normalised, symbolic links kept (no
-    system call, unlike ``Path.resolve``)."""
-    return os.path.abspath(path)
+def real(path: Path) -> str:
+    """The name a file is stored under: its real path (symbolic links resolved, as the
+    semantic model names modules)."""
+    return os.path.realpath(path)
 
 
 def _digest(path: Path) -> str:
@@ -116,6 +123,8 @@ class Digests:
             info = path.stat()
         except OSError:
             return "missing"
+        if not stat.S_ISREG(info.st_mode):
+            return "not a regular file"  # never read (a named pipe would block)
         signature = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
         known = self._known.get(name)
         if (
@@ -154,21 +163,18 @@ def _own_code() -> str:
     return h.hexdigest()
 
 
-def project_key(
-    config_repr: str,
-    project_files: Iterable[Path],
-    roots: Iterable[Path],
-    digests: Digests | None = None,
-) -> str:
-    """The key of the findings of files of these projects: see the module docstring."""
-    digest = digests.digest if digests is not None else _digest
+def shape_key(config_repr: str, project_files: Iterable[Path], roots: Iterable[Path]) -> str:
+    """The key of what every finding of these projects depends on besides the content of
+    their modules: sessionlint's version and code, the configuration, the current directory,
+    which Python files the projects have (not their content: see :class:`State`) and the
+    content of their dependency-metadata files."""
     h = hashlib.sha256()
     h.update(f"sessionlint {__version__} {_own_code()} format {FORMAT}\0".encode())
     h.update(f"{config_repr}\0".encode())
     with contextlib.suppress(OSError):
         h.update(f"cwd {Path.cwd().resolve()}\0".encode())
-    for name in sorted({absolute(p) for p in project_files}):
-        h.update(f"py {name} {digest(Path(name))}\0".encode())
+    for name in sorted({real(p) for p in project_files}):
+        h.update(f"py {name}\0".encode())
     for root in sorted({r.resolve() for r in roots}):
         for name in sorted(
             [*METADATA, *(p.name for p in root.glob("requirements*.txt") if p.is_file())]
@@ -177,6 +183,11 @@ def project_key(
             if candidate.is_file():
                 h.update(f"meta {candidate} {_digest(candidate)}\0".encode())
     return h.hexdigest()
+
+
+def content_hashes(project_files: Iterable[Path], digests: Digests) -> dict[str, str]:
+    """The content hash of every module, by real path."""
+    return {real(path): digests.digest(path) for path in project_files}
 
 
 def _entry(directory: Path, key: str) -> Path:
@@ -268,50 +279,172 @@ class FileFindings:
         return findings
 
 
-def load(directory: Path, key: str) -> dict[str, FileFindings]:
-    """The stored findings under ``key``, by absolute file path (empty when none): the
-    entry, and the files the flake8 plugin stored one by one since (:func:`store_one`)."""
-    found: dict[str, FileFindings] = {}
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
-        data = json.loads(_entry(directory, key).read_text(encoding="utf-8"))
-        if data.get("format") == FORMAT and data.get("version") == __version__:
-            found = {str(n): FileFindings.from_json(str(n), i) for n, i in data["files"].items()}
-    for fragment in _fragments(directory, key):
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
-            name, item = json.loads(fragment.read_text(encoding="utf-8"))
-            found.setdefault(str(name), FileFindings.from_json(str(name), item))
-    return found
-
-
-def store(directory: Path, key: str, files: Mapping[str, FileFindings]) -> None:
-    """Add the findings of ``files`` (by absolute path) to the entry under ``key``, merged
-    with what another process may have stored meanwhile; written atomically, and skipped
-    silently when the cache cannot be written. The one-file entries folded in are removed."""
-    if not files:
-        return
-    fragments = _fragments(directory, key)
-    merged = load(directory, key)
-    merged.update(files)
-    data = {
-        "format": FORMAT,
-        "version": __version__,
-        "files": {name: f.to_json() for name, f in sorted(merged.items())},
+def _trace_to_json(trace: Trace) -> dict[str, Any]:
+    return {
+        "edges": {source: sorted(targets) for source, targets in sorted(trace.edges.items())},
+        "matched": sorted(trace.matched),
+        "queries": sorted([list(q.words), q.pattern] for q in trace.queries),
     }
-    with contextlib.suppress(OSError):
-        _prepare(directory)
-    if _write_json(_entry(directory, key), data):
-        for fragment in fragments:
-            with contextlib.suppress(OSError):
-                fragment.unlink()
 
 
-def store_one(directory: Path, key: str, name: str, findings: FileFindings) -> None:
-    """Store one file's findings next to the entry under ``key`` (the flake8 plugin checks
-    one file at a time, in several processes: no process rewrites the whole entry)."""
-    with contextlib.suppress(OSError):
-        _prepare(directory)
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    _write_json(_fragment_dir(directory, key) / f"{digest}.json", [name, findings.to_json()])
+def _trace_from_json(data: Any) -> Trace:
+    """Raises ``ValueError`` (or ``KeyError``, ``TypeError``) when ``data`` is foreign."""
+    trace = Trace()
+    for source, targets in data["edges"].items():
+        if not isinstance(targets, list):
+            raise ValueError("not a trace")
+        trace.edges[str(source)] = {str(t) for t in targets}
+    trace.matched = {str(m) for m in data["matched"]}
+    for words, pattern in data["queries"]:
+        if not isinstance(words, list) or not (pattern is None or isinstance(pattern, str)):
+            raise ValueError("not a query")
+        trace.queries.add(TextQuery(tuple(str(w) for w in words), pattern))
+    return trace
+
+
+def _fingerprint(hashes: Mapping[str, str]) -> str:
+    h = hashlib.sha256()
+    for name, digest in sorted(hashes.items()):
+        h.update(f"{name} {digest}\0".encode())
+    return h.hexdigest()
+
+
+class State:
+    """What the cache holds for one :func:`shape_key`: the content hash of every module when
+    the findings were stored, the findings of each file checked, and the :class:`Trace` of
+    the runs that checked them (every run adds to it).
+
+    :meth:`still_valid` says which stored findings an edit leaves valid: a file's findings
+    depend on the modules its analysis looked into, transitively (``trace.edges``), and on
+    the project-wide facts, which come from the files the text queries matched and what
+    those looked into. So after an edit of ``deps.py``, the routers that import it are
+    checked again and the rest is not; an edit of a file the project-wide facts came from,
+    or one that makes a file match a query (a new ``Depends``), checks everything again."""
+
+    def __init__(
+        self,
+        hashes: dict[str, str] | None = None,
+        files: dict[str, FileFindings] | None = None,
+        trace: Trace | None = None,
+    ) -> None:
+        self.hashes = hashes if hashes is not None else {}
+        self.files = files if files is not None else {}
+        self.trace = trace if trace is not None else Trace()
+        #: The one-file entries read with the state (folded in, or stale): :meth:`store`
+        #: removes them, and only them (another process may be writing new ones).
+        self.seen: list[Path] = []
+
+    def still_valid(self, now: Mapping[str, str], read_text: Callable[[str], str]) -> set[str]:
+        """The stored files whose findings hold for the modules' content ``now``."""
+        if now == self.hashes:
+            return set(self.files)
+        if set(now) != set(self.hashes):
+            return set()  # another set of modules: the shape key should have said so
+        changed = {name for name, digest in now.items() if self.hashes[name] != digest}
+        edges = self.trace.edges
+        facts = _reachable(self.trace.matched, edges)
+        if changed & facts:
+            return set()
+        for name in changed:
+            try:
+                text = read_text(name)
+            except (OSError, ValueError):
+                return set()
+            if any(query(text) for query in self.trace.queries):
+                return set()  # the file now takes part in a project-wide fact
+        reverse: dict[str, set[str]] = {}
+        for source, targets in edges.items():
+            for target in targets:
+                reverse.setdefault(target, set()).add(source)
+        affected = _reachable(changed, reverse)
+        return {name for name in self.files if name not in affected}
+
+    def updated(
+        self,
+        now: dict[str, str],
+        keep: set[str],
+        fresh: Mapping[str, FileFindings],
+        trace: Trace,
+    ) -> State:
+        """The state after a run: the findings kept and the fresh ones, against ``now``.
+        The trace drops what the changed modules looked into (their imports may have
+        changed; every file that looked through them was checked again) and adds the run's."""
+        changed = {name for name, digest in now.items() if self.hashes.get(name) != digest}
+        merged = Trace(
+            {s: set(t) for s, t in self.trace.edges.items() if s not in changed},
+            set(self.trace.matched),
+            set(self.trace.queries),
+        )
+        merged.merge(trace)
+        files = {name: f for name, f in self.files.items() if name in keep}
+        files.update(fresh)
+        state = State(now, files, merged)
+        state.seen = self.seen
+        return state
+
+    # -- storage -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, directory: Path, key: str) -> State:
+        """The state stored under ``key`` (empty when none, corrupt or foreign), with the
+        files the flake8 plugin stored one by one since (:meth:`store_one`)."""
+        state = cls()
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+            data = json.loads(_entry(directory, key).read_text(encoding="utf-8"))
+            if data.get("format") == FORMAT and data.get("version") == __version__:
+                hashes = {str(n): str(d) for n, d in data["hashes"].items()}
+                files = {
+                    str(n): FileFindings.from_json(str(n), i) for n, i in data["files"].items()
+                }
+                state = cls(hashes, files, _trace_from_json(data["trace"]))
+        state.seen = _fragments(directory, key)
+        if state.hashes:
+            fingerprint = _fingerprint(state.hashes)
+            for fragment in state.seen:
+                with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+                    name, item, trace, against = json.loads(fragment.read_text(encoding="utf-8"))
+                    if against == fingerprint and str(name) not in state.files:
+                        state.files[str(name)] = FileFindings.from_json(str(name), item)
+                        state.trace.merge(_trace_from_json(trace))
+        return state
+
+    def store(self, directory: Path, key: str) -> None:
+        """Write the state atomically (skipped silently when the cache cannot be written);
+        the one-file entries read with it are removed."""
+        data = {
+            "format": FORMAT,
+            "version": __version__,
+            "hashes": dict(sorted(self.hashes.items())),
+            "files": {name: f.to_json() for name, f in sorted(self.files.items())},
+            "trace": _trace_to_json(self.trace),
+        }
+        with contextlib.suppress(OSError):
+            _prepare(directory)
+        if _write_json(_entry(directory, key), data):
+            for fragment in self.seen:
+                with contextlib.suppress(OSError):
+                    fragment.unlink()
+
+    def store_one(
+        self, directory: Path, key: str, name: str, findings: FileFindings, trace: Trace
+    ) -> None:
+        """Store one file's findings, checked against this state's hashes, next to the state
+        (the flake8 plugin checks one file at a time, in several processes: no process
+        rewrites the whole state for each file)."""
+        self.files[name] = findings
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        item = [name, findings.to_json(), _trace_to_json(trace), _fingerprint(self.hashes)]
+        _write_json(_fragment_dir(directory, key) / f"{digest}.json", item)
+
+
+def _reachable(seeds: Iterable[str], edges: Mapping[str, set[str]]) -> set[str]:
+    seen = set(seeds)
+    stack = list(seen)
+    while stack:
+        for target in edges.get(stack.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen
 
 
 def _fragment_dir(directory: Path, key: str) -> Path:

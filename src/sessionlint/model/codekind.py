@@ -32,7 +32,7 @@ import libcst as cst
 
 from sessionlint.model import names
 from sessionlint.model.index import dotted_name
-from sessionlint.model.project import SourceFile
+from sessionlint.model.project import SourceFile, TextQuery
 
 if TYPE_CHECKING:
     from sessionlint.model.semantic import Model
@@ -195,12 +195,9 @@ class CodeKinds:
         if file.path is None:
             return False
         stem = file.path.parent.name if file.name == "__init__.py" else file.path.stem
-        word = re.compile(rf"\b{re.escape(stem)}\b")
         project = self.model.project
         target = file.path.resolve()
-        candidates = project.files_matching(
-            lambda text: "import" in text and word.search(text) is not None
-        )
+        candidates = project.files_matching(TextQuery(("import", stem), rf"\b{re.escape(stem)}\b"))
         for other in candidates:
             if other is file or other.path is None or other.path.resolve() == target:
                 continue

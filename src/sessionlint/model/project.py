@@ -28,8 +28,17 @@ from sessionlint.model.guard import (
     read_source,
 )
 from sessionlint.model.index import ModuleIndex, Scope, module_bindings
+from sessionlint.model.trace import TextQuery, Trace
 
-__all__ = ["ParseFailure", "Project", "SourceFile", "decode_source", "parse_source"]
+__all__ = [
+    "ParseFailure",
+    "Project",
+    "SourceFile",
+    "TextQuery",
+    "Trace",
+    "decode_source",
+    "parse_source",
+]
 
 #: A project file is worth reading for the project-wide scan only if it mentions one of these.
 _ERROR_AT = re.compile(r"error at (\d+):(\d+):?")
@@ -39,9 +48,12 @@ _ERROR_AT = re.compile(r"error at (\d+):(\d+):?")
 #: files (pre-commit, a ``--jobs`` worker) sees the same handlers as a run on all of them.
 _SCAN_WORDS = re.compile(
     r"Depends|Security|add_api_route|add_api_websocket_route"
-    r"|^[ \t]*@[\w.]+\.(?:get|post|put|patch|delete|options|head|trace|api_route|websocket)\(",
+    r"|^[ \t]*@[ \t]*[\w.]+[ \t]*\.[ \t]*"
+    r"(?:get|post|put|patch|delete|options|head|trace|api_route|websocket)[ \t]*\(",
     re.MULTILINE,
 )
+#: The project-wide scan for dependencies and route handlers (:data:`_SCAN_WORDS`).
+SCAN_QUERY = TextQuery(pattern=_SCAN_WORDS.pattern)
 
 
 @dataclass(frozen=True)
@@ -262,6 +274,8 @@ class Project:
         self._scan: list[SourceFile] | None = None
         self._texts: list[tuple[Path, str]] | None = None
         self._modules: dict[tuple[Path, str], tuple[SourceFile, list[str]] | None] = {}
+        #: What the analysis of this run looked into (see :class:`Trace`).
+        self.trace = Trace()
 
     def add(self, source: SourceFile) -> None:
         """Register a file parsed by the caller (a file without a path is kept too)."""
@@ -373,7 +387,14 @@ class Project:
         key = (importer.path.parent, dotted)
         if key not in self._modules:
             self._modules[key] = self._find_module(dotted, importer)
-        return self._modules[key]
+        found = self._modules[key]
+        if found is not None and found[0].path is not None:
+            edges = self.trace.edges
+            source = str(importer.path)
+            if source not in edges:
+                edges[source] = set()
+            edges[source].add(str(found[0].path))
+        return found
 
     def _find_module(
         self, dotted: str, importer: SourceFile
@@ -423,20 +444,26 @@ class Project:
                     self._texts.append((key, text))
         return self._texts
 
-    def files_matching(self, predicate: Callable[[str], bool]) -> list[SourceFile]:
-        """The files read so far and the project files whose text satisfies ``predicate``
-        (a cheap text test before any parse)."""
-        found = {id(f): f for f in self.files() if predicate(f.text)}
+    def files_matching(self, query: TextQuery) -> list[SourceFile]:
+        """The files read so far and the project files whose text satisfies ``query`` (a
+        cheap text test before any parse)."""
+        self.trace.queries.add(query)
+        matched = self.trace.matched
+        found = {id(f): f for f in self.files() if query(f.text)}
         for path, text in self.texts():
-            if predicate(text):
+            if query(text):
+                matched.add(str(path))
                 source = self.load(path)
                 if source is not None:
                     found.setdefault(id(source), source)
+        for source in found.values():
+            if source.path is not None:
+                matched.add(str(source.path))
         return list(found.values())
 
     def scan_files(self) -> list[SourceFile]:
         """Files that may register dependencies or routes: those that mention
         ``Depends``/``Security``/``add_api_route``."""
         if self._scan is None:
-            self._scan = self.files_matching(lambda text: _SCAN_WORDS.search(text) is not None)
+            self._scan = self.files_matching(SCAN_QUERY)
         return self._scan

@@ -35,7 +35,7 @@ from sessionlint.model import names
 from sessionlint.model.codekind import CodeKind, CodeKinds, in_main_block
 from sessionlint.model.index import Binding, FunctionNode, ModuleIndex, dotted_name
 from sessionlint.model.names import Kind
-from sessionlint.model.project import Project, SourceFile
+from sessionlint.model.project import Project, SourceFile, TextQuery
 from sessionlint.versions import TargetVersions
 
 if TYPE_CHECKING:
@@ -186,6 +186,8 @@ class Model:
         self._active: set[tuple[str, int]] = set()
         self._dependencies: set[cst.CSTNode] | None = None
         self._depends_calls: dict[cst.CSTNode, list[tuple[SourceFile, cst.Call]]] = {}
+        #: The file of each dependency function (see :meth:`dependencies`).
+        self._dependency_files: dict[cst.CSTNode, SourceFile] = {}
         self._per_request: dict[cst.CSTNode, tuple[SourceFile, cst.FunctionDef]] | None = None
         self._registered_routes: set[cst.CSTNode] | None = None
         self._uses_fastapi: bool | None = None
@@ -1225,12 +1227,12 @@ class Model:
                     node = target[1]
                     if isinstance(node, cst.ClassDef):
                         init = target[0].index.scopes[node].bindings.get("__init__")
-                        if init and isinstance(init[-1].node, cst.FunctionDef):
-                            found.add(init[-1].node)
-                            self._depends_calls.setdefault(init[-1].node, []).append((file, call))
-                    else:
-                        found.add(node)
-                        self._depends_calls.setdefault(node, []).append((file, call))
+                        if not init or not isinstance(init[-1].node, cst.FunctionDef):
+                            continue
+                        node = init[-1].node
+                    found.add(node)
+                    self._depends_calls.setdefault(node, []).append((file, call))
+                    self._dependency_files[node] = target[0]
             self._dependencies = found
         return self._dependencies
 
@@ -1252,19 +1254,23 @@ class Model:
 
         Not entered: ``@lru_cache``/``@cache`` functions, pytest fixtures and functions named
         ``main``; calls that initialise a lazy singleton (:meth:`is_lazy_init`) are not
-        followed. Handlers are looked for in the files of the run and in the files of the
-        project-wide dependency scan."""
+        followed. Handlers are looked for in the files of the project-wide dependency and
+        route scan (whatever else the run checks: a file's findings do not depend on which
+        other files a run names)."""
         if self._per_request is None:
             reached: dict[cst.CSTNode, tuple[SourceFile, cst.FunctionDef]] = {}
             queue: deque[tuple[SourceFile, cst.FunctionDef, cst.FunctionDef]] = deque()
             dependencies = self.dependencies()
-            files: dict[int, SourceFile] = {}
-            for file in [*self.project.files(), *self.project.scan_files()]:
-                files.setdefault(id(file), file)
-            for file in files.values():
-                for fn in file.index.nodes(cst.FunctionDef):
-                    if fn in dependencies or self.is_route_handler(file, fn):
-                        queue.append((file, fn, fn))
+            roots: dict[cst.CSTNode, SourceFile] = {}
+            for file in self.project.scan_files():
+                for handler in file.index.nodes(cst.FunctionDef):
+                    if self.is_route_handler(file, handler):
+                        roots[handler] = file
+            for dependency in dependencies:
+                roots.setdefault(dependency, self._dependency_files[dependency])
+            for node, owner in sorted(roots.items(), key=lambda item: self._root_order(*item)):
+                if isinstance(node, cst.FunctionDef):
+                    queue.append((owner, node, node))
             while queue:
                 file, fn, root = queue.popleft()
                 if fn in reached or not self._runs_on_each_call(file, fn):
@@ -1278,6 +1284,13 @@ class Model:
                         queue.append((callee[0], callee[1], root))
             self._per_request = reached
         return self._per_request
+
+    @staticmethod
+    def _root_order(fn: cst.CSTNode, file: SourceFile) -> tuple[str, int]:
+        """Roots are walked in source order (file, then position), so which root a function
+        is reached from (named in messages) does not depend on the order files were read."""
+        index = file.index
+        return (str(file.path or file.display_path), index.order.get(fn, 0))
 
     def _runs_on_each_call(self, file: SourceFile, fn: cst.FunctionDef) -> bool:
         return not (
@@ -1457,7 +1470,7 @@ class Model:
         if self._uses_fastapi is None:
             self._uses_fastapi = any(
                 self._imports_fastapi(f) and self.is_application_code(f)
-                for f in self.project.files_matching(lambda text: "fastapi" in text)
+                for f in self.project.files_matching(TextQuery(("fastapi",)))
             )
         return self._uses_fastapi
 
@@ -1471,7 +1484,7 @@ class Model:
     def files_mentioning(self, *words: str) -> list[SourceFile]:
         """The files of the run, and every project file (read once per run), whose text
         contains all ``words``."""
-        return self.project.files_matching(lambda text: all(w in text for w in words))
+        return self.project.files_matching(TextQuery(words))
 
     def attribute_uses(
         self, file: SourceFile, name: str, attr: str
