@@ -406,9 +406,11 @@ def _lint_cached(
     where = _Roots(run.given)
     roots = sorted({where.of(path) for path in run.files})
     if {cache.real(path) for path in run.given} == {cache.real(root) for root in roots}:
-        modules = list(run.files)  # the run is the projects (``check .``): one discovery
+        paths = list(run.files)  # the run is the projects (``check .``): one discovery
     else:
-        modules = [p for root in roots for p in discover([root], run.config)] + run.files
+        paths = [p for root in roots for p in discover([root], run.config)] + run.files
+    names = {path: cache.real(path) for path in paths}
+    modules = {name: path for path, name in names.items()}
     directory = cache.cache_dir_for(roots[0], cache_dir)
     key = cache.shape_key(repr(run.config), modules, roots)
     digests = cache.Digests(directory)
@@ -416,7 +418,6 @@ def _lint_cached(
     digests.save()
     state = cache.State.load(directory, key)
     valid = state.still_valid(now, _read_text)
-    names = {path: cache.real(path) for path in run.files}
     missing = [path for path in run.files if names[path] not in valid]
     by_file: dict[str, tuple[list[Diagnostic], list[Diagnostic], list[str]]] = {
         str(p): ([], [], []) for p in missing
@@ -849,7 +850,7 @@ class _Stored:
         from sessionlint import cache
 
         self.directory = cache.cache_dir_for(root)
-        modules = discover([root], config)
+        modules = {cache.real(path): path for path in discover([root], config)}
         self.key = cache.shape_key(
             repr(_make_config(config, None, (), None, None)), modules, [root]
         )
@@ -862,6 +863,7 @@ class _Stored:
             state = state.updated(now, valid, {}, Trace())
             state.store(self.directory, self.key)
         self.state = state
+        self._sent = Trace()
 
     def lookup(self, path: Path, source: str | bytes | None) -> FileFindings | None:
         from sessionlint import cache
@@ -894,7 +896,11 @@ class _Stored:
         from sessionlint import cache
 
         findings = cache.FileFindings.of(display, *found)
-        self.state.store_one(self.directory, self.key, cache.real(path), findings, trace)
+        # Each one-file entry carries what the process's trace gained since the last one
+        # (the state unites them all when it reads them).
+        delta = trace.since(self._sent)
+        self._sent.merge(delta)
+        self.state.store_one(self.directory, self.key, cache.real(path), findings, delta)
 
 
 #: The findings cache per (project root, configuration) for ``lint_file_in_project``.

@@ -91,8 +91,17 @@ def cache_dir_for(root: Path, given: Path | None = None) -> Path:
 
 def real(path: Path) -> str:
     """The name a file is stored under: its real path (symbolic links resolved, as the
-    semantic model names modules)."""
-    return os.path.realpath(path)
+    semantic model names modules). Each folder is resolved once per process."""
+    folder, name = os.path.split(os.path.abspath(path))
+    resolved = _REAL_FOLDERS.get(folder)
+    if resolved is None:
+        resolved = _REAL_FOLDERS[folder] = os.path.realpath(folder)
+    full = os.path.join(resolved, name)
+    return os.path.realpath(full) if os.path.islink(full) else full
+
+
+#: Folder -> its real path, for :func:`real` (a run lists thousands of files in few folders).
+_REAL_FOLDERS: dict[str, str] = {}
 
 
 def _digest(path: Path) -> str:
@@ -163,17 +172,17 @@ def _own_code() -> str:
     return h.hexdigest()
 
 
-def shape_key(config_repr: str, project_files: Iterable[Path], roots: Iterable[Path]) -> str:
+def shape_key(config_repr: str, modules: Iterable[str], roots: Iterable[Path]) -> str:
     """The key of what every finding of these projects depends on besides the content of
     their modules: sessionlint's version and code, the configuration, the current directory,
-    which Python files the projects have (not their content: see :class:`State`) and the
-    content of their dependency-metadata files."""
+    which Python files the projects have (``modules``, by :func:`real` path; not their
+    content: see :class:`State`) and the content of their dependency-metadata files."""
     h = hashlib.sha256()
     h.update(f"sessionlint {__version__} {_own_code()} format {FORMAT}\0".encode())
     h.update(f"{config_repr}\0".encode())
     with contextlib.suppress(OSError):
         h.update(f"cwd {Path.cwd().resolve()}\0".encode())
-    for name in sorted({real(p) for p in project_files}):
+    for name in sorted(set(modules)):
         h.update(f"py {name}\0".encode())
     for root in sorted({r.resolve() for r in roots}):
         for name in sorted(
@@ -185,9 +194,9 @@ def shape_key(config_repr: str, project_files: Iterable[Path], roots: Iterable[P
     return h.hexdigest()
 
 
-def content_hashes(project_files: Iterable[Path], digests: Digests) -> dict[str, str]:
-    """The content hash of every module, by real path."""
-    return {real(path): digests.digest(path) for path in project_files}
+def content_hashes(modules: Mapping[str, Path], digests: Digests) -> dict[str, str]:
+    """The content hash of every module (``modules``: real path -> path)."""
+    return {name: digests.digest(path) for name, path in modules.items()}
 
 
 def _entry(directory: Path, key: str) -> Path:

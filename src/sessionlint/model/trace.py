@@ -47,6 +47,20 @@ class Trace:
     matched: set[str] = field(default_factory=set)
     queries: set[TextQuery] = field(default_factory=set)
 
+    def since(self, earlier: Trace) -> Trace:
+        """What this trace holds that ``earlier`` does not."""
+        edges = {}
+        for source, targets in self.edges.items():
+            new = targets - earlier.edges.get(source, set())
+            if new:
+                edges[source] = new
+        return Trace(edges, self.matched - earlier.matched, self.queries - earlier.queries)
+
+    def copy(self) -> Trace:
+        return Trace(
+            {s: set(t) for s, t in self.edges.items()}, set(self.matched), set(self.queries)
+        )
+
     def merge(self, other: Trace) -> None:
         for source, targets in other.edges.items():
             self.edges.setdefault(source, set()).update(targets)
