@@ -424,3 +424,31 @@ def test_after_any_edit_the_cache_gives_what_a_cold_run_gives(
             assert _incremental(root, cache_dir, checked) == _cold(root), (module, name)
     if tree is None:  # some edits were answered partly from the cache
         assert any(len(files) < len(modules) for files in checked[1:])
+
+
+@pytest.mark.parametrize("tree", TREES, ids=lambda p: p.name)
+def test_cached_runs_print_byte_identical_json(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON of a cold ``--jobs 1`` run, of the run that fills the cache (default jobs)
+    and of the run answered from it are the same bytes."""
+    monkeypatch.setattr(api, "MIN_FILES_PER_JOB", 1)  # the filling run forks workers
+    monkeypatch.setenv("SESSIONLINT_CACHE_DIR", str(tmp_path / "cache"))
+
+    def run(*options: str) -> str:
+        result = CliRunner().invoke(main, ["check", "--format", "json", *options, str(tree)])
+        assert result.exit_code in (0, 1), result.output
+        return result.stdout
+
+    runs: list[int] = []
+    original = api._lint_run
+
+    def counting(run_: api._Run, jobs: int | None, progress: object) -> api.LintResult:
+        runs.append(len(run_.files))
+        return original(run_, jobs, progress)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(api, "_lint_run", counting)
+    cold = run("--no-cache", "--jobs", "1")
+    assert run() == cold
+    assert run() == cold
+    assert len(runs) == 2  # the third run checked nothing
