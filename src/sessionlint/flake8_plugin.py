@@ -17,8 +17,9 @@ So ``flake8 --select SL`` reports the same (file, line, code) findings as
 - Which files are checked is flake8's business (its ``exclude``/``extend-exclude``), not
   sessionlint's ``exclude`` patterns or ``.gitignore``.
 - A file Python cannot parse gets flake8's ``E999`` and no ``SL001``: flake8 runs plugins only
-  on files it parsed. ``SL001`` comes only from the rare file Python accepts and LibCST does
-  not, so that such a file is not silently left unchecked.
+  on files it parsed. ``SL001`` comes only from a file too large or too deeply nested to
+  analyse. A file Python accepts and LibCST cannot parse is not analysed and gets no finding
+  (the command line prints a notice for it).
 - A rule that crashes on a file is reported there as ``SL000`` (the command line prints it
   and exits with status 2). An invalid configuration stops flake8 with the error.
 - The plugin never fixes: run ``sessionlint check --fix`` for that.
