@@ -7,6 +7,7 @@ other modules of the project, also with ``-j 2`` (each worker builds its own pro
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import os
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from sample_projects import CROSS_MODULE, CROSS_MODULE_FINDINGS, write_tree
 
 from sessionlint import __version__
-from sessionlint.api import clear_project_cache
+from sessionlint.api import clear_project_cache, lint_file_in_project
 from sessionlint.cli import main
 from sessionlint.flake8_plugin import Plugin
 
@@ -236,3 +237,46 @@ def test_plugin_lints_the_lines_it_is_given(cross_module: Path) -> None:
         (12, "SL301"),
         (18, "SL201"),
     ]
+
+
+def test_a_tree_without_project_marker_checked_from_elsewhere(tmp_path: Path) -> None:
+    """No marker above the files: the folder flake8 was given is their project (as for
+    ``sessionlint check``), not each file's own folder, so the dependency declared in
+    ``main.py`` is seen from ``app/deps.py``."""
+    tree = write_tree(
+        tmp_path / "service",
+        {
+            "main.py": "from fastapi import Depends, FastAPI\n\nfrom app.deps import get_db\n\n"
+            "app = FastAPI()\n\n\n@app.get('/items')\ndef items(db=Depends(get_db)):\n"
+            "    return db.get(dict, 1)\n",
+            "app/__init__.py": "",
+            "app/deps.py": "from sqlalchemy.orm import Session\n\n\ndef get_db():\n"
+            "    db = Session()\n    yield db\n    db.close()\n",
+        },
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "flake8", "--isolated", "--select", "SL", str(tree)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    flake8 = {
+        (Path(line.split(":")[0]).name, line.split(" ")[1]) for line in proc.stdout.splitlines()
+    }
+    cli = CliRunner().invoke(main, ["check", "--isolated", "--format", "json", str(tree)])
+    assert {(Path(d["path"]).name, d["code"]) for d in json.loads(cli.stdout)} == flake8
+    assert ("deps.py", "SL102") in flake8
+    # The project root the plugin gives deps.py: the folder flake8 was given, not app/.
+    Plugin.parse_options(argparse.Namespace(filenames=[str(tree)], sessionlint_no_cache=True))
+    try:
+        assert Plugin.given == (tree,)
+        deps = tree / "app" / "deps.py"
+        result = lint_file_in_project(deps, given=Plugin.given)
+        assert list(result.versions) == [str(tree.resolve())]
+        assert list(lint_file_in_project(deps).versions) == [str((tree / "app").resolve())]
+    finally:
+        Plugin.parse_options(argparse.Namespace())

@@ -748,6 +748,7 @@ def lint_file_in_project(
     noqa: bool = True,
     cache: bool = False,
     use_cache: bool = False,
+    given: Sequence[Path] = (),
 ) -> LintResult:
     """Lint one file as a module of its project, with the facts ``lint_paths`` would use.
 
@@ -755,8 +756,9 @@ def lint_file_in_project(
     so standard input can be linted as if it were that file. The project root is the one
     ``lint_paths`` gives the file (:func:`sessionlint.files.find_project_root`: the nearest
     folder above ``path`` with ``pyproject.toml``, ``setup.py``, ``setup.cfg``,
-    ``requirements*.txt``, a lock file or ``.git``; else the current directory when it holds
-    ``path``); the other modules are read, when a rule needs a fact from them, from disk.
+    ``requirements*.txt``, a lock file or ``.git``; else the folder among ``given`` (the
+    paths a command line named) or the current directory that holds ``path``); the other
+    modules are read, when a rule needs a fact from them, from disk.
     Without ``config``, the nearest ``[tool.sessionlint]`` above ``path`` applies
     (:class:`sessionlint.config.ConfigError` when it is invalid); the target versions are
     detected as in ``lint_paths``.
@@ -776,7 +778,7 @@ def lint_file_in_project(
     display = display_path if display_path is not None else str(path)
     if config is None:
         config = load_config(file_path)
-    root = find_project_root(file_path, [Path.cwd()], _MARKED if cache else None)
+    root = find_project_root(file_path, [*given, Path.cwd()], _MARKED if cache else None)
     stored: _Stored | None = None
     if use_cache and cache:
         stored = _stored(root, config)

@@ -5,10 +5,10 @@ modules of the project (a ``get_db`` dependency defined in ``app/deps.py`` used 
 ``app/routers/items.py``). :func:`sessionlint.api.lint_file_in_project` lints the file inside
 its project: the project root is the one the command line gives the file (the nearest folder
 with ``pyproject.toml``, ``setup.py``, ``setup.cfg``, ``requirements*.txt``, ``uv.lock``,
-``poetry.lock`` or ``.git``), the other modules are read and parsed lazily, once per process
-(flake8's ``-j`` workers each keep their own), and the configuration is the one the command
-line would use (the nearest ``[tool.sessionlint]``, with its rule selection,
-``per-file-ignores`` and target versions).
+``poetry.lock`` or ``.git``; else the folder flake8 was given that holds it), the other
+modules are read and parsed lazily, once per process (flake8's ``-j`` workers each keep their
+own), and the configuration is the one the command line would use (the nearest
+``[tool.sessionlint]``, with its rule selection, ``per-file-ignores`` and target versions).
 So ``flake8 --select SL`` reports the same (file, line, code) findings as
 ``sessionlint check --format json`` on the same tree, with these differences by design:
 
@@ -58,6 +58,10 @@ class Plugin:
     version = __version__
     #: ``--sessionlint-no-cache`` was given.
     no_cache = False
+    #: The paths flake8 was given: a file with no project marker above it belongs to the
+    #: folder among them that holds it, as with ``sessionlint check`` (then the current
+    #: directory).
+    given: tuple[Path, ...] = ()
 
     @classmethod
     def add_options(cls, option_manager: Any) -> None:
@@ -72,6 +76,7 @@ class Plugin:
     @classmethod
     def parse_options(cls, options: Any) -> None:
         cls.no_cache = bool(getattr(options, "sessionlint_no_cache", False))
+        cls.given = tuple(Path(name) for name in getattr(options, "filenames", None) or ())
 
     def __init__(self, tree: ast.AST, filename: str, lines: list[str]) -> None:
         # flake8 classifies plugins by their parameters: ``tree`` makes this an AST plugin
@@ -89,6 +94,7 @@ class Plugin:
             noqa=False,
             cache=True,
             use_cache=not self.no_cache,
+            given=self.given,
         )
         for d in result.diagnostics:
             # flake8 columns are 0-based (it adds 1 when it prints them); ours are 1-based.
