@@ -624,13 +624,14 @@ def _shares(files: Sequence[Path], workers: int) -> list[list[int]]:
     """Split the run into ``workers`` runs of neighbouring files (in the run's order, so
     each share holds whole packages: a module's imports are mostly parsed by the process
     that checks it) of about the same size in bytes."""
-    sizes = []
+    sizes: list[int] = []
     for path in files:
         try:
             sizes.append(path.stat().st_size + 1)
         except OSError:
             sizes.append(1)
-    total, done, shares = sum(sizes), 0, [[] for _ in range(workers)]  # type: ignore[var-annotated]
+    shares: list[list[int]] = [[] for _ in range(workers)]
+    total, done = sum(sizes), 0
     for position, size in enumerate(sizes):
         shares[min(done * workers // total, workers - 1)].append(position)
         done += size
